@@ -1,0 +1,103 @@
+// The one typed event stream from the engine: the CLI display, the tree view and the board all consume it.
+import type { DecisionAnswer, DecisionRequest, LogLevel } from '../ports';
+
+export type StepState =
+	| 'pending'
+	| 'queued'
+	| 'waiting'
+	| 'running'
+	| 'retrying'
+	| 'succeeded'
+	| 'failed'
+	| 'skipped'
+	| 'cancelled'
+	| 'rolled_back';
+
+export const FINAL_STEP_STATES: ReadonlySet<StepState> = new Set(['succeeded', 'failed', 'skipped', 'cancelled', 'rolled_back']);
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected' | 'rolled_back' | 'interrupted';
+
+export interface StepSummary {
+	id: string;
+	type: string;
+	operation: string;
+	dependencies: string[];
+	level: number;
+}
+
+export type EngineEvent =
+	| {
+			type: 'run-started';
+			runId: string;
+			workflow: string;
+			file?: string;
+			resumed: boolean;
+			steps: StepSummary[];
+			criticalPath: string[];
+			levels: number;
+			concurrency: number;
+			mode: string;
+	  }
+	| {
+			type: 'step';
+			runId: string;
+			id: string;
+			state: StepState;
+			attempt: number;
+			at: number;
+			durationMs?: number;
+			/** Failure or skip reason, one line. */
+			message?: string;
+	  }
+	| { type: 'step-output'; runId: string; id: string; stream: 'stdout' | 'stderr'; text: string }
+	| { type: 'decision-requested'; request: DecisionRequest }
+	| { type: 'decision-answered'; runId: string; id: string; answer: DecisionAnswer }
+	| { type: 'concurrency'; runId: string; limit: number; reason: string }
+	| {
+			type: 'run-finished';
+			runId: string;
+			status: RunStatus;
+			durationMs: number;
+			counts: Partial<Record<StepState, number>>;
+			message?: string;
+	  }
+	| { type: 'rollback-started'; runId: string; files: number }
+	| {
+			type: 'rollback-finished';
+			runId: string;
+			restored: number;
+			removed: number;
+			conflicts: { path: string; reason: string }[];
+			compensations: number;
+	  }
+	| { type: 'log'; level: LogLevel; scope: string; message: string };
+
+export type EngineEventListener = (event: EngineEvent) => void;
+
+export interface Disposable {
+	dispose(): void;
+}
+
+/** A synchronous fan-out; `active` lets hot paths skip building events nobody reads. */
+export class EventStream {
+	private listeners: EngineEventListener[] = [];
+
+	get active(): boolean {
+		return this.listeners.length > 0;
+	}
+
+	on(listener: EngineEventListener): Disposable {
+		this.listeners = [...this.listeners, listener];
+		return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+	}
+
+	emit(event: EngineEvent): void {
+		for (const l of this.listeners) {
+			try {
+				l(event);
+			} catch {
+				// a broken listener must not stop the run
+			}
+		}
+	}
+}

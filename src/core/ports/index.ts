@@ -1,0 +1,73 @@
+// The small interfaces through which the core reaches its host; src/cli and src/vscode/adapters implement them.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+	log(level: LogLevel, scope: string, message: string): void;
+}
+
+export const nullLogger: Logger = { log() {} };
+
+/** What a paused step asks of the user. */
+export interface DecisionRequest {
+	id: string;
+	runId: string;
+	stepId: string;
+	/** approval: requires_approval or policy; in-doubt: an exec step interrupted by a crash. */
+	kind: 'approval' | 'in-doubt';
+	/** Why it needs a decision, in one line. */
+	reason: string;
+	/** What the step will do, in one line (the command line and cwd, the file it writes...). */
+	summary: string;
+	type: string;
+	operation: string;
+	/** The parameters the step will run with, after substitution. */
+	parameters: Record<string, unknown>;
+}
+
+export interface DecisionAnswer {
+	approve: boolean;
+	reason?: string;
+	/** Edit-then-approve: replacement parameters. */
+	parameters?: Record<string, unknown>;
+}
+
+export interface DecisionPrompter {
+	decide(request: DecisionRequest, signal: AbortSignal): Promise<DecisionAnswer>;
+}
+
+/** Rejects every decision: what a headless run without --yes gets. */
+export const rejectAll: DecisionPrompter = {
+	async decide() {
+		return { approve: false, reason: 'approval needed: run interactively or pass --yes' };
+	},
+};
+
+export const approveAll: DecisionPrompter = {
+	async decide() {
+		return { approve: true, reason: 'approved with --yes' };
+	},
+};
+
+export interface Clock {
+	now(): number;
+	/** Resolves after ms, or rejects with the signal's reason when aborted. */
+	sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+	now: () => Date.now(),
+	sleep: (ms, signal) =>
+		new Promise<void>((resolve, reject) => {
+			if (signal?.aborted) return reject(signal.reason);
+			const timer = setTimeout(() => {
+				signal?.removeEventListener('abort', onAbort);
+				resolve();
+			}, ms);
+			const onAbort = () => {
+				clearTimeout(timer);
+				reject(signal?.reason);
+			};
+			signal?.addEventListener('abort', onAbort, { once: true });
+		}),
+};

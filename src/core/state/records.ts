@@ -1,0 +1,47 @@
+// Journal record shapes. One journal per run: .quantum/runs/<runId>/journal.log, append-only.
+// Each record is framed on disk by the journal (length + checksum); these are the payloads.
+import type { RunStatus } from '../engine/events';
+
+export type JournalRecord =
+	/** First record of a run. */
+	| {
+			t: 'run';
+			runId: string;
+			startedAt: number;
+			workspace: string;
+			/** Workflow source path (workspace-relative when inside it) and the sha256 of its bytes. */
+			file?: string;
+			sourceHash?: string;
+			/** The parsed workflow as run (after defaults), so resume and rollback never need guessing. */
+			workflow: unknown;
+			options: { concurrency: number; mode: string; onFailure: string };
+	  }
+	| { t: 'step-start'; id: string; attempt: number; at: number }
+	/** The parameters a step really ran with, when a decision edited them. */
+	| { t: 'step-params'; id: string; parameters: Record<string, unknown> }
+	| {
+			t: 'step-end';
+			id: string;
+			status: 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+			attempt: number;
+			at: number;
+			durationMs: number;
+			output?: unknown;
+			error?: string;
+	  }
+	| { t: 'decision'; id: string; approve: boolean; reason?: string; kind: string }
+	| { t: 'context'; key: string; value: unknown }
+	/**
+	 * Before-image, durable before the effect. kind 'absent' = the path did not exist (the run creates it);
+	 * 'file' = content in blob `blob` (sha256) with mode; 'dir' = an existing directory with mode.
+	 */
+	| { t: 'before'; step: string; path: string; kind: 'absent' | 'file' | 'dir'; blob?: string; mode?: number }
+	/** What the run left at a path after the effect: 'absent', a file with content hash, or a dir. */
+	| { t: 'after'; step: string; path: string; kind: 'absent' | 'file' | 'dir'; hash?: string; mode?: number }
+	| { t: 'run-end'; status: RunStatus; at: number; durationMs: number }
+	| { t: 'resume'; at: number; pid: number }
+	| { t: 'commit'; at: number }
+	| { t: 'rollback-start'; at: number; force: boolean }
+	| { t: 'restored'; path: string }
+	| { t: 'compensated'; step: string; ok: boolean; error?: string }
+	| { t: 'rollback-end'; at: number; conflicts: { path: string; reason: string }[] };

@@ -1,0 +1,100 @@
+// The workflow file format, written once in zod; schemas/*.json are generated from here (npm run schemas).
+import { z } from 'zod';
+
+export const EXECUTION_MODES = ['parallel', 'sequential', 'adaptive'] as const;
+export const ON_FAILURE = ['stop', 'continue', 'rollback'] as const;
+export const RUN_IF = ['success', 'failure', 'always'] as const;
+
+export const retrySchema = z
+	.object({
+		attempts: z.number().int().min(1).max(100).describe('Total attempts, including the first.'),
+		backoff_ms: z.number().int().min(0).default(500).describe('Delay before the second attempt; doubles each time, with jitter.'),
+		max_backoff_ms: z.number().int().min(0).default(30_000).describe('Upper bound of the delay between attempts.'),
+	})
+	.strict();
+
+export const undoSchema = z
+	.object({
+		command: z.string().min(1).describe('Executable (with args) or shell line that compensates this step on rollback.'),
+		args: z.array(z.string()).optional(),
+		cwd: z.string().optional(),
+		env: z.record(z.string(), z.string()).optional(),
+		timeout_ms: z.number().int().positive().optional(),
+	})
+	.strict();
+
+export const instructionSchema = z
+	.object({
+		id: z
+			.string()
+			.regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'ids start with a letter or _ and hold letters, digits, _ . -')
+			.optional()
+			.describe('Unique step id; generated from the position when omitted.'),
+		type: z.string().min(1).describe('Handler type: file, exec, git, util (later llm, quality, agent).'),
+		operation: z.string().min(1).describe("The handler's operation, e.g. create, run, commit."),
+		description: z.string().optional(),
+		parameters: z.record(z.string(), z.unknown()).optional().describe('Operation parameters; strings may use ${...} substitution.'),
+		dependencies: z.array(z.string()).optional().describe('Ids of steps that must finish first.'),
+		priority: z.number().int().optional().describe('Lower runs first among ready steps (default 0).'),
+		update_context: z.boolean().optional().describe("Store this step's output in the global context."),
+		context_key: z.string().min(1).optional().describe('Context key for update_context (default: the step id).'),
+		timeout_ms: z.number().int().positive().optional(),
+		retry: retrySchema.optional(),
+		requires_approval: z.boolean().optional().describe('Pause for an explicit approval before running.'),
+		run_if: z.enum(RUN_IF).optional().describe('success (default): all dependencies succeeded; failure: one failed; always.'),
+		idempotent: z.boolean().optional().describe('Safe to run again after a crash without asking (exec steps).'),
+		undo: undoSchema.optional().describe('Compensation command run on rollback (exec steps).'),
+	})
+	.strict();
+
+export const settingsSchema = z
+	.object({
+		mode: z.enum(EXECUTION_MODES).optional(),
+		max_parallel: z.number().int().min(1).max(1024).optional(),
+		on_failure: z.enum(ON_FAILURE).optional(),
+	})
+	.strict();
+
+export const workflowSchema = z
+	.object({
+		$schema: z.string().optional(),
+		version: z.literal(1).optional(),
+		name: z.string().min(1),
+		description: z.string().optional(),
+		variables: z.record(z.string(), z.unknown()).optional(),
+		settings: settingsSchema.optional(),
+		instructions: z.array(instructionSchema),
+	})
+	.strict();
+
+export type RawInstruction = z.infer<typeof instructionSchema>;
+export type WorkflowSettings = z.infer<typeof settingsSchema>;
+export type RawWorkflow = z.infer<typeof workflowSchema>;
+export type ExecutionMode = (typeof EXECUTION_MODES)[number];
+export type OnFailure = (typeof ON_FAILURE)[number];
+export type RunIf = (typeof RUN_IF)[number];
+export type RetryPolicy = z.infer<typeof retrySchema>;
+export type UndoCommand = z.infer<typeof undoSchema>;
+
+/** An instruction after parsing: id assigned, dependencies resolved (explicit + inferred from ${steps.X}). */
+export interface Instruction extends RawInstruction {
+	id: string;
+	parameters: Record<string, unknown>;
+	dependencies: string[];
+	priority: number;
+	/** Index in the file's instructions array, for error locations. */
+	index: number;
+}
+
+/** A validated workflow, ready to plan and run. */
+export interface Workflow {
+	name: string;
+	description?: string;
+	variables: Record<string, unknown>;
+	settings: WorkflowSettings;
+	instructions: Instruction[];
+	/** Absolute path of the source file, when read from disk. */
+	file?: string;
+	/** sha256 of the source bytes: resume refuses a changed file unless forced. */
+	sourceHash?: string;
+}
