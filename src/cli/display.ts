@@ -1,0 +1,173 @@
+// How `qo` shows a run: a live progress line on a TTY, plain lines otherwise, NDJSON events with --json.
+import type { EngineEvent, StepState } from '../core/engine/events';
+
+export type DisplayMode = 'tty' | 'plain' | 'json' | 'quiet';
+
+export interface Output {
+	write(text: string): void;
+	readonly columns?: number;
+}
+
+const ICON: Partial<Record<StepState, string>> = {
+	succeeded: '✔',
+	failed: '✖',
+	skipped: '↷',
+	cancelled: '■',
+	retrying: '↻',
+	waiting: '?',
+	rolled_back: '↶',
+};
+
+const COLOR: Partial<Record<StepState, string>> = {
+	succeeded: '32',
+	failed: '31',
+	skipped: '90',
+	cancelled: '33',
+	retrying: '33',
+	waiting: '36',
+};
+
+/** Steps above this count are not listed one by one on a TTY: only problems and the progress bar. */
+const LIST_LIMIT = 200;
+const FRAME_MS = 80;
+
+export function formatDuration(ms: number): string {
+	if (ms < 1000) return `${Math.round(ms)} ms`;
+	if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+	const m = Math.floor(ms / 60_000);
+	return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export class RunDisplay {
+	private total = 0;
+	private done = 0;
+	private readonly running = new Map<string, string>();
+	private lastFrame = 0;
+	private frameTimer: NodeJS.Timeout | undefined;
+	private statusShown = false;
+	private listAll = true;
+
+	constructor(
+		private readonly mode: DisplayMode,
+		private readonly out: Output,
+		private readonly color: boolean,
+		private readonly verbose = false,
+	) {}
+
+	handle = (event: EngineEvent): void => {
+		if (this.mode === 'json') {
+			if (event.type !== 'log' || this.verbose) this.out.write(`${JSON.stringify(event)}\n`);
+			return;
+		}
+		switch (event.type) {
+			case 'run-started':
+				this.total = event.steps.length;
+				this.listAll = this.mode === 'plain' || this.total <= LIST_LIMIT;
+				this.done = 0;
+				if (this.mode !== 'quiet') {
+					const how = `${event.mode}, up to ${event.concurrency} at once`;
+					this.line(`${event.resumed ? 'Resuming' : 'Running'} ${event.workflow} (${event.runId}): ${this.total} steps in ${event.levels} levels, ${how}`);
+				}
+				break;
+			case 'step':
+				this.onStep(event);
+				break;
+			case 'step-output':
+				if (this.mode === 'tty' && this.running.has(event.id)) {
+					const last = event.text.trimEnd().split('\n').pop();
+					if (last) this.running.set(event.id, last);
+					this.scheduleFrame();
+				}
+				if (this.verbose && this.mode === 'plain') {
+					for (const l of event.text.trimEnd().split('\n')) this.line(`  ${event.id} | ${l}`);
+				}
+				break;
+			case 'concurrency':
+				if (this.mode !== 'quiet') this.line(`concurrency now ${event.limit}: ${event.reason}`);
+				break;
+			case 'rollback-finished':
+				if (this.mode !== 'quiet') {
+					this.line(`Rolled back ${event.runId}: ${event.restored} restored, ${event.removed} removed, ${event.compensations} undo commands`);
+					for (const c of event.conflicts) this.line(`  conflict: ${c.path}: ${c.reason}`);
+				}
+				break;
+			default:
+				break;
+		}
+	};
+
+	private onStep(e: Extract<EngineEvent, { type: 'step' }>): void {
+		if (e.state === 'running') {
+			this.running.set(e.id, '');
+			this.scheduleFrame();
+			return;
+		}
+		if (e.state === 'queued' || e.state === 'pending') return;
+		const final = e.state === 'succeeded' || e.state === 'failed' || e.state === 'skipped' || e.state === 'cancelled';
+		if (final) {
+			this.done++;
+			this.running.delete(e.id);
+		}
+		if (this.mode === 'quiet') return;
+		const important = e.state !== 'succeeded' && !(e.state === 'cancelled' && !this.listAll);
+		if (this.listAll || important) {
+			const icon = ICON[e.state] ?? '·';
+			const time = e.durationMs !== undefined && e.state !== 'skipped' ? `  ${formatDuration(e.durationMs)}` : '';
+			const msg = e.message ? `  ${e.message}` : '';
+			const attempt = e.attempt > 1 ? ` (attempt ${e.attempt})` : '';
+			this.line(`${this.paint(e.state, icon)} ${e.id}${attempt}${time}${msg}`);
+		}
+		this.scheduleFrame();
+	}
+
+	private paint(state: StepState, text: string): string {
+		const c = COLOR[state];
+		return this.color && c ? `\x1b[${c}m${text}\x1b[0m` : text;
+	}
+
+	/** Prints a line above the status line. */
+	line(text: string): void {
+		this.clearStatus();
+		this.out.write(`${text}\n`);
+		if (this.mode === 'tty') this.scheduleFrame();
+	}
+
+	private clearStatus(): void {
+		if (this.statusShown) {
+			this.out.write('\r\x1b[K');
+			this.statusShown = false;
+		}
+	}
+
+	private scheduleFrame(): void {
+		if (this.mode !== 'tty' || this.frameTimer) return;
+		const wait = Math.max(0, FRAME_MS - (Date.now() - this.lastFrame));
+		this.frameTimer = setTimeout(() => {
+			this.frameTimer = undefined;
+			this.drawStatus();
+		}, wait);
+		this.frameTimer.unref?.();
+	}
+
+	private drawStatus(): void {
+		if (this.total === 0) return;
+		this.lastFrame = Date.now();
+		const width = Math.max(40, (this.out.columns ?? 80) - 1);
+		const barWidth = 20;
+		const filled = Math.round((this.done / this.total) * barWidth);
+		const bar = `[${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}]`;
+		const names = [...this.running.entries()].map(([id, last]) => (last ? `${id} (${last})` : id));
+		let text = `${bar} ${this.done}/${this.total}`;
+		if (names.length) text += `  running: ${names.join(', ')}`;
+		if (text.length > width) text = `${text.slice(0, width - 1)}…`;
+		this.out.write(`\r\x1b[K${text}`);
+		this.statusShown = true;
+	}
+
+	/** Removes the status line; call before printing the summary. */
+	finish(): void {
+		if (this.frameTimer) clearTimeout(this.frameTimer);
+		this.frameTimer = undefined;
+		this.clearStatus();
+	}
+}

@@ -1,0 +1,312 @@
+// `qo`: the engine headless, for terminals, CI and scripts. Exit codes: 0 ok, 1 a step failed, 2 invalid input,
+// 3 rejected / needs approval, 130 cancelled.
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, StateError, WorkflowError } from '../core/errors';
+import { createEngine, type Engine, type RunResult } from '../core/engine';
+import type { RunStatus } from '../core/engine/events';
+import { EXECUTION_MODES, ON_FAILURE, type Workflow } from '../core/workflow/schema';
+import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
+import { RunDisplay, formatDuration, type DisplayMode } from './display';
+import { TtyPrompter } from './prompter';
+import { printPlan, planJson } from './planView';
+import { printRuns } from './runsView';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, rejected: 3, cancelled: 130 } as const;
+
+const EXIT_FOR_STATUS: Record<RunStatus, number> = {
+	succeeded: EXIT.ok,
+	failed: EXIT.failed,
+	rolled_back: EXIT.failed,
+	interrupted: EXIT.failed,
+	running: EXIT.failed,
+	rejected: EXIT.rejected,
+	cancelled: EXIT.cancelled,
+};
+
+interface GlobalOptions {
+	workspace?: string;
+	verbose?: boolean;
+	color?: boolean;
+}
+
+interface Io {
+	stdout: NodeJS.WriteStream;
+	stderr: NodeJS.WriteStream;
+	stdin: NodeJS.ReadStream;
+}
+
+class Cli {
+	exitCode: number = EXIT.ok;
+	constructor(readonly io: Io) {}
+
+	out(text: string): void {
+		this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+	}
+
+	err(text: string): void {
+		this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+	}
+
+	logger(verbose: boolean, mode: DisplayMode): Logger {
+		const levels: LogLevel[] = verbose ? ['debug', 'info', 'warn', 'error'] : ['warn', 'error'];
+		return {
+			log: (level, scope, message) => {
+				// With --json, logs travel as events on stdout instead.
+				if (mode === 'json' || !levels.includes(level)) return;
+				this.err(`${level}: [${scope}] ${message}`);
+			},
+		};
+	}
+
+	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
+		return createEngine({ workspace: g.workspace ?? process.cwd(), prompter, logger: this.logger(g.verbose ?? false, mode) });
+	}
+
+	displayMode(json: boolean, quiet: boolean): DisplayMode {
+		if (json) return 'json';
+		if (quiet) return 'quiet';
+		return this.io.stdout.isTTY ? 'tty' : 'plain';
+	}
+
+	prompter(yes: boolean, display: RunDisplay | undefined): DecisionPrompter {
+		if (yes) return approveAll;
+		if (this.io.stdin.isTTY && this.io.stderr.isTTY) return new TtyPrompter(this.io.stdin, this.io.stderr, () => display?.finish());
+		return rejectAll;
+	}
+
+	/** Ctrl-C cancels the run (processes are stopped); a second Ctrl-C exits at once. */
+	withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+		const controller = new AbortController();
+		let count = 0;
+		const onSigint = () => {
+			count++;
+			if (count === 1) {
+				this.err('\nCancelling: stopping running steps (Ctrl-C again to exit now)…');
+				controller.abort(new Error('cancelled by user (Ctrl-C)'));
+			} else {
+				process.exit(EXIT.cancelled);
+			}
+		};
+		process.on('SIGINT', onSigint);
+		process.on('SIGTERM', onSigint);
+		return fn(controller.signal).finally(() => {
+			process.off('SIGINT', onSigint);
+			process.off('SIGTERM', onSigint);
+		});
+	}
+
+	reportRun(result: RunResult, display: RunDisplay, mode: DisplayMode): void {
+		display.finish();
+		const c = result.counts;
+		if (mode === 'json') {
+			this.out(JSON.stringify({ type: 'result', runId: result.runId, status: result.status, durationMs: result.durationMs, counts: c, message: result.message }));
+		} else {
+			const parts = (['succeeded', 'failed', 'skipped', 'cancelled'] as const).filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
+			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
+			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message}`);
+			if (result.status === 'rejected') this.out('  A step needs approval: run it in a terminal to answer, or pass --yes to approve every step.');
+			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
+				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
+			} else if (result.status === 'succeeded') {
+				this.out(`  Undo: qo rollback ${result.runId}    Keep for good: qo commit ${result.runId}`);
+			}
+		}
+		this.exitCode = EXIT_FOR_STATUS[result.status];
+	}
+
+	fail(err: unknown): void {
+		if (WorkflowError.is(err)) {
+			const problems = err.problems.length ? err.problems : [err];
+			this.err(problems.length > 1 ? `${problems.length} problems:` : 'Invalid workflow:');
+			for (const p of problems) this.err(`  ${p.describe()}`);
+			this.exitCode = EXIT.invalid;
+			return;
+		}
+		this.err(`qo: ${describeError(err)}`);
+		this.exitCode = StateError.is(err, 'changed') || StateError.is(err, 'not-found') || StateError.is(err, 'locked') ? EXIT.invalid : EXIT.failed;
+	}
+}
+
+function parseIntOption(name: string) {
+	return (value: string) => {
+		const n = Number(value);
+		if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `${name} must be a whole number ≥ 1, got "${value}"`);
+		return n;
+	};
+}
+
+function applyVars(workflow: Workflow, vars: string[] | undefined): Workflow {
+	if (!vars?.length) return workflow;
+	const variables = { ...workflow.variables };
+	for (const v of vars) {
+		const eq = v.indexOf('=');
+		if (eq <= 0) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `--var takes NAME=VALUE, got "${v}"`);
+		variables[v.slice(0, eq)] = v.slice(eq + 1);
+	}
+	return { ...workflow, variables };
+}
+
+export function buildProgram(cli: Cli): Command {
+	const program = new Command('qo')
+		.description('Quantum Orchestrator: run JSON workflows as a parallel, journaled, undoable transaction.')
+		.option('-w, --workspace <dir>', 'workspace folder: the sandbox root and home of .quantum/ (default: current directory)')
+		.option('-v, --verbose', 'show info logs and command output')
+		.option('--no-color', 'plain text without colours')
+		.showHelpAfterError('(run qo --help for usage)')
+		.exitOverride()
+		.configureOutput({ writeOut: (s) => cli.out(s.trimEnd()), writeErr: (s) => cli.err(s.trimEnd()) });
+	const globals = () => program.opts<GlobalOptions>();
+
+	program
+		.command('run')
+		.description('validate and run a workflow file')
+		.argument('<file>', 'workflow JSON file')
+		.option('-c, --concurrency <n>', 'steps running at once (default: settings.max_parallel or 4)', parseIntOption('--concurrency'))
+		.addOption(new Option('-m, --mode <mode>', 'scheduling mode').choices([...EXECUTION_MODES]))
+		.addOption(new Option('--on-failure <what>', 'after a failed step').choices([...ON_FAILURE]))
+		.option('--var <name=value...>', 'set a workflow variable (repeatable)')
+		.option('--dry-run', 'show the plan and exit without running')
+		.option('-y, --yes', 'approve every step that needs approval')
+		.option('--json', 'one JSON event per line on stdout')
+		.option('-q, --quiet', 'print only the summary')
+		.action(async (file: string, o) => {
+			const mode = cli.displayMode(o.json, o.quiet);
+			const display = new RunDisplay(mode, cli.io.stdout, (globals().color ?? true) && mode === 'tty', globals().verbose);
+			const engine = await cli.engine(globals(), cli.prompter(o.yes ?? false, display), mode);
+			const workflow = applyVars(await engine.load(file), o.var);
+			const settings = { concurrency: o.concurrency, mode: o.mode, onFailure: o.onFailure };
+			if (o.dryRun) {
+				const plan = await engine.plan(workflow, settings);
+				if (o.json) cli.out(JSON.stringify(planJson(plan)));
+				else printPlan(plan, (l) => cli.out(l));
+				return;
+			}
+			engine.events.on(display.handle);
+			const result = await cli.withSigint((signal) => engine.run(workflow, { settings, signal }));
+			cli.reportRun(result, display, mode);
+		});
+
+	program
+		.command('validate')
+		.description('check workflow files without running them')
+		.argument('<files...>', 'workflow JSON files')
+		.option('--json', 'machine-readable result')
+		.action(async (files: string[], o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const results: { file: string; ok: boolean; steps?: number; problems?: string[] }[] = [];
+			for (const file of files) {
+				try {
+					const wf = await engine.load(file);
+					await engine.plan(wf);
+					results.push({ file, ok: true, steps: wf.instructions.length });
+				} catch (err) {
+					const problems = WorkflowError.is(err) ? (err.problems.length ? err.problems : [err]).map((p) => p.describe()) : [describeError(err)];
+					results.push({ file, ok: false, problems });
+				}
+			}
+			if (o.json) cli.out(JSON.stringify(results));
+			else {
+				for (const r of results) {
+					if (r.ok) cli.out(`✔ ${r.file}: valid, ${r.steps} steps`);
+					else {
+						cli.out(`✖ ${r.file}: ${r.problems!.length} problem${r.problems!.length > 1 ? 's' : ''}`);
+						for (const p of r.problems!) cli.out(`    ${p}`);
+					}
+				}
+			}
+			cli.exitCode = results.every((r) => r.ok) ? EXIT.ok : EXIT.invalid;
+		});
+
+	program
+		.command('plan')
+		.description('show the DAG, its levels and critical path, and what each step will touch, without running')
+		.argument('<file>', 'workflow JSON file')
+		.option('-c, --concurrency <n>', 'steps running at once', parseIntOption('--concurrency'))
+		.addOption(new Option('-m, --mode <mode>', 'scheduling mode').choices([...EXECUTION_MODES]))
+		.option('--var <name=value...>', 'set a workflow variable (repeatable)')
+		.option('--json', 'machine-readable plan')
+		.action(async (file: string, o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const workflow = applyVars(await engine.load(file), o.var);
+			const plan = await engine.plan(workflow, { concurrency: o.concurrency, mode: o.mode });
+			if (o.json) cli.out(JSON.stringify(planJson(plan)));
+			else printPlan(plan, (l) => cli.out(l));
+		});
+
+	program
+		.command('resume')
+		.description('continue an interrupted or failed run (default: the newest run)')
+		.argument('[run]', 'run id or a unique prefix')
+		.option('-f, --force', 'resume even though the workflow file changed (runs the new version)')
+		.option('-y, --yes', 'approve every step that needs approval, including steps in doubt')
+		.option('--json', 'one JSON event per line on stdout')
+		.option('-q, --quiet', 'print only the summary')
+		.action(async (run: string | undefined, o) => {
+			const mode = cli.displayMode(o.json, o.quiet);
+			const display = new RunDisplay(mode, cli.io.stdout, (globals().color ?? true) && mode === 'tty', globals().verbose);
+			const engine = await cli.engine(globals(), cli.prompter(o.yes ?? false, display), mode);
+			engine.events.on(display.handle);
+			const result = await cli.withSigint((signal) => engine.resume(run, { force: o.force, signal }));
+			cli.reportRun(result, display, mode);
+		});
+
+	program
+		.command('rollback')
+		.description("restore every file a run touched to its exact prior bytes, and run its steps' undo commands")
+		.argument('[run]', 'run id or a unique prefix (default: the newest run)')
+		.option('-f, --force', 'also restore files changed since the run (overwrites those changes)')
+		.option('--json', 'machine-readable result')
+		.action(async (run: string | undefined, o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const r = await engine.rollback(run, { force: o.force });
+			if (o.json) {
+				cli.out(JSON.stringify(r));
+			} else {
+				cli.out(`Rolled back ${r.runId}: ${r.restored} restored, ${r.removed} removed, ${r.unchanged} already as before`);
+				for (const c of r.compensations) cli.out(`  undo ${c.step}: ${c.ok ? 'ok' : c.error}`);
+				for (const c of r.conflicts) cli.out(`  conflict, left alone: ${c.path}: ${c.reason}`);
+				if (r.conflicts.length) cli.out('  Those files changed after the run. Keep your changes, or run again with --force to overwrite them.');
+			}
+			cli.exitCode = r.conflicts.length || r.compensations.some((c) => !c.ok) ? EXIT.failed : EXIT.ok;
+		});
+
+	program
+		.command('commit')
+		.description("accept a run's changes for good (it can no longer be rolled back)")
+		.argument('[run]', 'run id or a unique prefix (default: the newest run)')
+		.action(async (run: string | undefined) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			cli.out(`Committed ${await engine.commit(run)}`);
+		});
+
+	program
+		.command('runs')
+		.description('run history with status and durations')
+		.option('-n, --limit <n>', 'show at most n runs', parseIntOption('--limit'), 20)
+		.option('--json', 'machine-readable list')
+		.action(async (o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const runs = (await engine.runs()).slice(0, o.limit);
+			if (o.json) cli.out(JSON.stringify(runs));
+			else printRuns(runs, (l) => cli.out(l));
+		});
+
+	return program;
+}
+
+/** Runs the CLI; resolves with the exit code (bin/qo.js sets it). */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+	const cli = new Cli(io);
+	const program = buildProgram(cli);
+	try {
+		await program.parseAsync(argv, { from: 'user' });
+	} catch (err) {
+		if (err instanceof CommanderError) {
+			if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+			if (err.code === 'qo.invalidOption') cli.err(`qo: ${err.message}`);
+			return EXIT.invalid;
+		}
+		cli.fail(err);
+	}
+	return cli.exitCode;
+}

@@ -1,0 +1,162 @@
+// Plan: the validated workflow turned into what the scheduler and `qo plan` need, computed once before a run.
+import { describeError, StepError } from '../errors';
+import type { HandlerRegistry } from '../handlers/registry';
+import type { OperationSpec, Touches } from '../handlers/types';
+import type { Sandbox } from '../sandbox/types';
+import { buildGraph, type Graph } from '../workflow/graph';
+import type { ExecutionMode, Instruction, OnFailure, Workflow } from '../workflow/schema';
+import { findReferences, hasTemplates, substitute, type SubstitutionScope } from '../workflow/substitute';
+import { RUN_IF_CODE } from './scheduler';
+
+export interface PlannedStep {
+	readonly index: number;
+	readonly instruction: Instruction;
+	readonly op: OperationSpec<never>;
+	readonly level: number;
+	/** Parameters parsed by the operation's schema, when they depend on nothing known only at run time. */
+	readonly staticParams: unknown;
+	/** Parameters reference `${steps...}` or `${context...}`: substitute and parse when the step starts. */
+	readonly dynamic: boolean;
+	/** One line: what the step will do ("write src/a.ts", "npm test in ."). */
+	readonly summary: string;
+	readonly touches: Touches;
+	/** Why this step must be approved before it runs, or undefined. */
+	readonly approval: string | undefined;
+}
+
+export interface RunSettings {
+	mode: ExecutionMode;
+	concurrency: number;
+	onFailure: OnFailure;
+}
+
+export interface Plan {
+	readonly workflow: Workflow;
+	readonly graph: Graph;
+	readonly steps: PlannedStep[];
+	readonly settings: RunSettings;
+	readonly priority: Int32Array;
+	readonly runIf: Uint8Array;
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+
+export function resolveSettings(workflow: Workflow, overrides: Partial<RunSettings> = {}): RunSettings {
+	const s = workflow.settings;
+	return {
+		mode: overrides.mode ?? s.mode ?? 'parallel',
+		concurrency: overrides.concurrency ?? s.max_parallel ?? DEFAULT_CONCURRENCY,
+		onFailure: overrides.onFailure ?? s.on_failure ?? 'stop',
+	};
+}
+
+/** Scope for parameters known before the run: vars, env and workspace; steps and context are not. */
+export function staticScope(workflow: Workflow, workspace: string, env: NodeJS.ProcessEnv): SubstitutionScope {
+	return {
+		vars: workflow.variables,
+		env,
+		workspace,
+		context: () => ({ found: false }),
+		step: () => ({ found: false }),
+	};
+}
+
+function isDynamic(params: Record<string, unknown>): boolean {
+	return findReferences(params).some((r) => r.root === 'steps' || r.root === 'context');
+}
+
+export interface PlanOptions {
+	registry: HandlerRegistry;
+	sandbox: Sandbox;
+	workspace: string;
+	env: NodeJS.ProcessEnv;
+	settings?: Partial<RunSettings>;
+	/** Past mean durations (ms) by step id, for critical-path estimates. */
+	durations?: (id: string) => number | undefined;
+}
+
+export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
+	const graph = buildGraph(workflow.instructions, opts.durations);
+	const n = workflow.instructions.length;
+	const priority = new Int32Array(n);
+	const runIf = new Uint8Array(n);
+	const scope = staticScope(workflow, opts.workspace, opts.env);
+	const steps: PlannedStep[] = new Array(n);
+	for (let i = 0; i < n; i++) {
+		const ins = workflow.instructions[i];
+		const op = opts.registry.operation(ins.type, ins.operation);
+		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
+		priority[i] = ins.priority;
+		runIf[i] = RUN_IF_CODE[ins.run_if ?? 'success'];
+		const dynamic = hasTemplates(ins.parameters) && isDynamic(ins.parameters);
+		let staticParams: unknown;
+		let summary: string;
+		let touches: Touches = { reads: [], writes: [] };
+		let approval: string | undefined = ins.requires_approval ? 'the step sets requires_approval' : undefined;
+		if (dynamic) {
+			// Show what is known: the summary over the raw parameters, with ${steps...} left as written.
+			const partial = substitutePartially(ins.parameters, scope);
+			summary = trySummary(op, partial) ?? `${ins.type}.${ins.operation} (parameters resolved when it starts)`;
+			touches = tryTouches(op, partial);
+		} else {
+			const raw = hasTemplates(ins.parameters) ? substitute(ins.parameters, scope) : ins.parameters;
+			const parsed = op.params.safeParse(raw);
+			if (!parsed.success) {
+				throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
+					location: { path: `instructions[${i}].parameters` },
+				});
+			}
+			staticParams = parsed.data;
+			summary = op.summary(staticParams as never);
+			if (op.touches) touches = op.touches(staticParams as never);
+			approval ??= approvalFor(op, staticParams, opts.sandbox);
+		}
+		steps[i] = { index: i, instruction: ins, op, level: graph.levels[i], staticParams, dynamic, summary, touches, approval };
+	}
+	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
+}
+
+function substitutePartially(params: Record<string, unknown>, scope: SubstitutionScope): unknown {
+	const keep: SubstitutionScope = {
+		...scope,
+		context: () => ({ found: false }),
+		step: () => ({ found: false }),
+	};
+	try {
+		return substitute(params, keep);
+	} catch {
+		return params;
+	}
+}
+
+function trySummary(op: OperationSpec<never>, params: unknown): string | undefined {
+	try {
+		return op.summary(params as never);
+	} catch {
+		return undefined;
+	}
+}
+
+function tryTouches(op: OperationSpec<never>, params: unknown): Touches {
+	try {
+		return op.touches?.(params as never) ?? { reads: [], writes: [] };
+	} catch {
+		return { reads: [], writes: [] };
+	}
+}
+
+/** The policy's reason to ask before running these parameters, if any. */
+export function approvalFor(op: OperationSpec<never>, params: unknown, sandbox: Sandbox): string | undefined {
+	try {
+		return op.approvalReason?.(params as never, sandbox);
+	} catch (err) {
+		return `could not check the approval policy: ${describeError(err)}`;
+	}
+}
+
+/** Lower bound of the makespan in estimated units: max(critical path, total work / concurrency). */
+export function makespanLowerBound(plan: Plan, duration: (i: number) => number): number {
+	let total = 0;
+	for (let i = 0; i < plan.steps.length; i++) total += duration(i);
+	return Math.max(plan.graph.criticalPathDuration, total / plan.settings.concurrency);
+}

@@ -1,0 +1,424 @@
+// One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
+import { describeError, StepError } from '../errors';
+import type { SecretPolicy, StepContext, WorkspaceFs } from '../handlers/types';
+import type { Clock, DecisionPrompter, DecisionRequest, Logger } from '../ports';
+import type { Sandbox } from '../sandbox/types';
+import type { JournalRecord } from '../state/records';
+import type { Instruction } from '../workflow/schema';
+import { substitute, type SubstitutionScope } from '../workflow/substitute';
+import type { EventStream, RunStatus, StepState } from './events';
+import { approvalFor, type Plan, type PlannedStep } from './plan';
+import { backoffDelay } from './retry';
+import { runScheduler, Status, type Outcome } from './scheduler';
+
+/** The part of the journal a run writes to. */
+export interface RunJournal {
+	append(record: JournalRecord): void;
+	flush(): Promise<void>;
+}
+
+/** Journaled workspace writes, one WorkspaceFs per step. */
+export interface RunTransaction {
+	fsFor(stepId: string): WorkspaceFs;
+}
+
+export interface RunServices {
+	workspace: string;
+	sandbox: Sandbox;
+	logger: Logger;
+	prompter: DecisionPrompter;
+	clock: Clock;
+	events: EventStream;
+	/** The environment `${env.X}` reads. */
+	env: NodeJS.ProcessEnv;
+	/** The environment child processes get: scrubbed of secrets. */
+	childEnv: NodeJS.ProcessEnv;
+	secretPolicy: SecretPolicy;
+	loadProbe?: () => number;
+}
+
+export interface RunInputs {
+	runId: string;
+	plan: Plan;
+	journal: RunJournal;
+	tx: RunTransaction;
+	services: RunServices;
+	signal?: AbortSignal;
+	/** Global context at the start (persisted between runs). */
+	context: Map<string, unknown>;
+	/** Resume: final statuses and outputs carried over; steps interrupted while running external effects. */
+	initial?: Uint8Array;
+	outputs?: Map<number, unknown>;
+	inDoubt?: ReadonlySet<number>;
+	/** Parameters edited by an earlier decision, by step index. */
+	editedParams?: Map<number, Record<string, unknown>>;
+	resumed?: boolean;
+}
+
+export interface RunOutcome {
+	status: RunStatus;
+	statuses: Uint8Array;
+	counts: Partial<Record<StepState, number>>;
+	durationMs: number;
+	/** One line on why the run did not succeed. */
+	message?: string;
+	/** Step durations (ms) measured in this run, by index, NaN where not run. */
+	durations: Float64Array;
+}
+
+const STATE_OF: Record<number, StepState> = {
+	[Status.Pending]: 'pending',
+	[Status.Queued]: 'queued',
+	[Status.Running]: 'running',
+	[Status.Succeeded]: 'succeeded',
+	[Status.Failed]: 'failed',
+	[Status.Skipped]: 'skipped',
+	[Status.Cancelled]: 'cancelled',
+};
+
+export function stateOf(status: number): StepState {
+	return STATE_OF[status];
+}
+
+class StepCtx implements StepContext {
+	private fsCache: WorkspaceFs | undefined;
+	constructor(
+		private readonly run: RunExecution,
+		readonly step: Instruction,
+		readonly attempt: number,
+		readonly signal: AbortSignal,
+	) {}
+	get runId() {
+		return this.run.runId;
+	}
+	get workspace() {
+		return this.run.services.workspace;
+	}
+	get sandbox() {
+		return this.run.services.sandbox;
+	}
+	get logger() {
+		return this.run.services.logger;
+	}
+	get env() {
+		return this.run.services.childEnv;
+	}
+	get secretPolicy() {
+		return this.run.services.secretPolicy;
+	}
+	get fs(): WorkspaceFs {
+		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));
+	}
+	output(stream: 'stdout' | 'stderr', text: string): void {
+		const events = this.run.services.events;
+		if (events.active) events.emit({ type: 'step-output', runId: this.run.runId, id: this.step.id, stream, text });
+	}
+	setContext(key: string, value: unknown): void {
+		this.run.setContext(key, value);
+	}
+	getContext(key: string): unknown {
+		return this.run.context.get(key);
+	}
+}
+
+export class RunExecution {
+	readonly runId: string;
+	readonly services: RunServices;
+	readonly tx: RunTransaction;
+	readonly context: Map<string, unknown>;
+	private readonly plan: Plan;
+	private readonly journal: RunJournal;
+	private readonly outputs: Map<number, unknown>;
+	private readonly durations: Float64Array;
+	private readonly scope: SubstitutionScope;
+	private readonly signal: AbortSignal;
+	private readonly controller = new AbortController();
+	private rejected = 0;
+	private failedForOtherReasons = 0;
+	private firstMessage: string | undefined;
+	private decisionSeq = 0;
+
+	constructor(private readonly inputs: RunInputs) {
+		this.runId = inputs.runId;
+		this.services = inputs.services;
+		this.plan = inputs.plan;
+		this.journal = inputs.journal;
+		this.tx = inputs.tx;
+		this.context = inputs.context;
+		this.outputs = inputs.outputs ?? new Map();
+		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
+		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
+		const indexOf = this.plan.graph.indexOf;
+		this.scope = {
+			vars: this.plan.workflow.variables,
+			env: this.services.env,
+			workspace: this.services.workspace,
+			context: (key) => (this.context.has(key) ? { found: true, value: this.context.get(key) } : { found: false }),
+			step: (id) => {
+				const i = indexOf.get(id);
+				return i !== undefined && this.outputs.has(i) ? { found: true, output: this.outputs.get(i) } : { found: false };
+			},
+		};
+	}
+
+	/** Stops the run: running steps are aborted (processes killed), the rest cancelled. */
+	cancel(reason = 'cancelled by user'): void {
+		this.controller.abort(new StepError('cancelled', reason));
+	}
+
+	setContext(key: string, value: unknown): void {
+		this.context.set(key, value);
+		this.journal.append({ t: 'context', key, value });
+	}
+
+	async execute(): Promise<RunOutcome> {
+		const { plan, services } = this;
+		const started = services.clock.now();
+		const n = plan.steps.length;
+		const events = services.events;
+		if (events.active) {
+			events.emit({
+				type: 'run-started',
+				runId: this.runId,
+				workflow: plan.workflow.name,
+				file: plan.workflow.file,
+				resumed: this.inputs.resumed ?? false,
+				steps: plan.steps.map((s) => ({
+					id: s.instruction.id,
+					type: s.instruction.type,
+					operation: s.instruction.operation,
+					dependencies: s.instruction.dependencies,
+					level: s.level,
+				})),
+				criticalPath: plan.graph.criticalPath,
+				levels: plan.graph.levelCount,
+				concurrency: plan.settings.concurrency,
+				mode: plan.settings.mode,
+			});
+			if (this.inputs.initial) {
+				for (let i = 0; i < n; i++) {
+					const s = this.inputs.initial[i];
+					if (s === Status.Succeeded) this.emitStep(i, 'succeeded', 0, undefined, 'done in an earlier attempt');
+				}
+			}
+		}
+		const result = await runScheduler(
+			{
+				count: n,
+				deps: plan.graph.depIndex,
+				dependents: plan.graph.dependents,
+				priority: plan.priority,
+				remaining: plan.graph.remaining,
+				runIf: plan.runIf,
+			},
+			{
+				execute: (i) => this.runStep(i),
+				onQueued: events.active ? (i) => this.emitStep(i, 'queued', 0) : undefined,
+				onSkipped: (i, reason) => this.finishUnrun(i, 'skipped', reason),
+				onCancelled: (i) => this.finishUnrun(i, 'cancelled', 'the run was cancelled'),
+				onConcurrency: (limit, reason) => {
+					services.logger.log('info', 'scheduler', `concurrency ${limit}: ${reason}`);
+					if (events.active) events.emit({ type: 'concurrency', runId: this.runId, limit, reason });
+				},
+			},
+			{
+				mode: plan.settings.mode,
+				concurrency: plan.settings.concurrency,
+				onFailure: plan.settings.onFailure,
+				signal: this.signal,
+				initial: this.inputs.initial,
+				loadProbe: services.loadProbe,
+				nameOf: (i) => plan.steps[i].instruction.id,
+			},
+		);
+		const counts: Partial<Record<StepState, number>> = {};
+		for (let i = 0; i < n; i++) {
+			const st = stateOf(result.status[i]);
+			counts[st] = (counts[st] ?? 0) + 1;
+		}
+		let status: RunStatus = 'succeeded';
+		if (result.cancelled) status = 'cancelled';
+		else if (this.failedForOtherReasons > 0) status = 'failed';
+		else if (this.rejected > 0) status = 'rejected';
+		const durationMs = services.clock.now() - started;
+		return {
+			status,
+			statuses: result.status,
+			counts,
+			durationMs,
+			message: result.cancelled ? 'the run was cancelled' : this.firstMessage,
+			durations: this.durations,
+		};
+	}
+
+	private emitStep(i: number, state: StepState, attempt: number, durationMs?: number, message?: string): void {
+		this.services.events.emit({
+			type: 'step',
+			runId: this.runId,
+			id: this.plan.steps[i].instruction.id,
+			state,
+			attempt,
+			at: this.services.clock.now(),
+			durationMs,
+			message,
+		});
+	}
+
+	private finishUnrun(i: number, status: 'skipped' | 'cancelled', reason: string): void {
+		const id = this.plan.steps[i].instruction.id;
+		this.journal.append({ t: 'step-end', id, status, attempt: 0, at: this.services.clock.now(), durationMs: 0, error: reason });
+		if (this.services.events.active) this.emitStep(i, status, 0, undefined, reason);
+	}
+
+	private fail(i: number, attempt: number, started: number, err: unknown): Outcome {
+		const step = this.plan.steps[i];
+		const message = describeError(err);
+		const cancelled = this.signal.aborted && !(StepError.is(err, 'timeout'));
+		const durationMs = this.services.clock.now() - started;
+		if (StepError.is(err, 'rejected')) this.rejected++;
+		else if (!cancelled) this.failedForOtherReasons++;
+		this.firstMessage ??= `${step.instruction.id}: ${message}`;
+		const status = cancelled ? 'cancelled' : 'failed';
+		this.journal.append({ t: 'step-end', id: step.instruction.id, status, attempt, at: this.services.clock.now(), durationMs, error: message });
+		this.services.logger.log(cancelled ? 'info' : 'error', 'run', `${step.instruction.id} ${status}: ${message}`);
+		if (this.services.events.active) this.emitStep(i, status, attempt, durationMs, message);
+		return cancelled ? Status.Cancelled : Status.Failed;
+	}
+
+	/** Runs one step to a final outcome; never rejects. */
+	private async runStep(i: number): Promise<Outcome> {
+		const step = this.plan.steps[i];
+		const ins = step.instruction;
+		const started = this.services.clock.now();
+		let params: unknown;
+		try {
+			params = this.inputs.editedParams?.get(i) ?? this.resolveParams(step);
+			if (this.inputs.editedParams?.has(i)) params = parseParams(step, params);
+			const reason = this.inputs.inDoubt?.has(i) && !ins.idempotent
+				? 'interrupted by a crash while running: it may have had effects already; run it again?'
+				: step.dynamic
+					? ins.requires_approval
+						? 'the step sets requires_approval'
+						: approvalFor(step.op, params, this.services.sandbox)
+					: step.approval;
+			if (reason) params = await this.decide(i, reason, params, this.inputs.inDoubt?.has(i) ? 'in-doubt' : 'approval');
+		} catch (err) {
+			return this.fail(i, 0, started, err);
+		}
+
+		const retry = ins.retry;
+		const attempts = retry?.attempts ?? 1;
+		for (let attempt = 1; ; attempt++) {
+			const t0 = this.services.clock.now();
+			try {
+				const output = await this.attempt(step, params, attempt);
+				return this.succeed(i, attempt, t0, output);
+			} catch (err) {
+				const permanent = StepError.is(err) && err.permanent;
+				if (this.signal.aborted || permanent || attempt >= attempts || !retry) return this.fail(i, attempt, t0, err);
+				const delay = backoffDelay(retry, attempt + 1);
+				this.services.logger.log('warn', 'run', `${ins.id} attempt ${attempt} failed (${describeError(err)}); retrying in ${delay} ms`);
+				if (this.services.events.active) this.emitStep(i, 'retrying', attempt, undefined, `${describeError(err)}; retry in ${delay} ms`);
+				try {
+					await this.services.clock.sleep(delay, this.signal);
+				} catch (abortErr) {
+					return this.fail(i, attempt, t0, abortErr);
+				}
+			}
+		}
+	}
+
+	private resolveParams(step: PlannedStep): unknown {
+		if (!step.dynamic) return step.staticParams;
+		return parseParams(step, substitute(step.instruction.parameters, this.scope));
+	}
+
+	private async attempt(step: PlannedStep, params: unknown, attempt: number): Promise<unknown> {
+		const ins = step.instruction;
+		if (step.op.effect === 'external') {
+			// Durable before the effect, so a crash leaves this step "in doubt" rather than silently re-run.
+			this.journal.append({ t: 'step-start', id: ins.id, attempt, at: this.services.clock.now() });
+			await this.journal.flush();
+		}
+		if (this.services.events.active) this.emitStep(step.index, 'running', attempt);
+		if (this.signal.aborted) throw this.signal.reason;
+		const timeout = ins.timeout_ms;
+		if (!timeout) return step.op.run(params as never, new StepCtx(this, ins, attempt, this.signal));
+		const timer = new AbortController();
+		const signal = AbortSignal.any([this.signal, timer.signal]);
+		const handle = setTimeout(() => timer.abort(new StepError('timeout', `timed out after ${timeout} ms`)), timeout);
+		try {
+			return await Promise.race([
+				step.op.run(params as never, new StepCtx(this, ins, attempt, signal)),
+				new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+			]);
+		} catch (err) {
+			if (timer.signal.aborted && !this.signal.aborted) throw timer.signal.reason;
+			throw err;
+		} finally {
+			clearTimeout(handle);
+		}
+	}
+
+	private succeed(i: number, attempt: number, t0: number, output: unknown): Outcome {
+		const ins = this.plan.steps[i].instruction;
+		const durationMs = this.services.clock.now() - t0;
+		this.durations[i] = durationMs;
+		const stored = output === undefined ? null : output;
+		this.outputs.set(i, stored);
+		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
+		this.journal.append({ t: 'step-end', id: ins.id, status: 'succeeded', attempt, at: this.services.clock.now(), durationMs, output: stored });
+		if (this.services.events.active) this.emitStep(i, 'succeeded', attempt, durationMs);
+		return Status.Succeeded;
+	}
+
+	private async decide(i: number, reason: string, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {
+		const step = this.plan.steps[i];
+		const ins = step.instruction;
+		const request: DecisionRequest = {
+			id: `${this.runId}:${ins.id}:${++this.decisionSeq}`,
+			runId: this.runId,
+			stepId: ins.id,
+			kind,
+			reason,
+			summary: safeSummary(step, params),
+			type: ins.type,
+			operation: ins.operation,
+			parameters: (params ?? {}) as Record<string, unknown>,
+		};
+		const events = this.services.events;
+		if (events.active) {
+			this.emitStep(i, 'waiting', 0, undefined, reason);
+			events.emit({ type: 'decision-requested', request });
+		}
+		const answer = await this.services.prompter.decide(request, this.signal);
+		if (events.active) events.emit({ type: 'decision-answered', runId: this.runId, id: request.id, answer });
+		this.journal.append({ t: 'decision', id: ins.id, approve: answer.approve, reason: answer.reason, kind });
+		if (this.signal.aborted) throw this.signal.reason;
+		if (!answer.approve) {
+			throw new StepError('rejected', `rejected by user${answer.reason ? `: ${answer.reason}` : ''}`);
+		}
+		if (answer.parameters) {
+			const edited = parseParams(step, answer.parameters);
+			this.journal.append({ t: 'step-params', id: ins.id, parameters: answer.parameters });
+			return edited;
+		}
+		return params;
+	}
+}
+
+function parseParams(step: PlannedStep, raw: unknown): unknown {
+	const parsed = step.op.params.safeParse(raw);
+	if (parsed.success) return parsed.data;
+	const issue = parsed.error.issues[0];
+	const where = issue?.path.length ? ` at parameters.${issue.path.join('.')}` : '';
+	throw new StepError('parameters', `invalid parameters${where}: ${issue?.message ?? 'rejected by the schema'}`);
+}
+
+function safeSummary(step: PlannedStep, params: unknown): string {
+	try {
+		return step.op.summary(params as never);
+	} catch {
+		return `${step.instruction.type}.${step.instruction.operation}`;
+	}
+}

@@ -1,0 +1,240 @@
+// The ready-queue DAG scheduler: a step starts as soon as its dependencies are final and a slot is free.
+// It knows indices, not instructions: run.ts maps steps to indices and does the work in `execute`.
+import type { ExecutionMode, OnFailure } from '../workflow/schema';
+import { ReadyQueue } from './readyQueue';
+
+/** Step status codes kept in a Uint8Array: the scheduler's whole state per step. */
+export const enum Status {
+	Pending = 0,
+	Queued = 1,
+	Running = 2,
+	Succeeded = 3,
+	Failed = 4,
+	Skipped = 5,
+	Cancelled = 6,
+}
+
+export const RUN_IF_CODE = { success: 0, failure: 1, always: 2 } as const;
+
+export type Outcome = Status.Succeeded | Status.Failed | Status.Cancelled;
+
+export interface SchedulerGraph {
+	readonly count: number;
+	/** Indices each step depends on. */
+	readonly deps: ReadonlyArray<ArrayLike<number>>;
+	/** Indices that depend on each step. */
+	readonly dependents: ReadonlyArray<ArrayLike<number>>;
+	/** Lower runs first among ready steps. */
+	readonly priority: ArrayLike<number>;
+	/** Longest remaining path (estimated duration) from each step, itself included: longer first. */
+	readonly remaining: ArrayLike<number>;
+	/** RUN_IF_CODE per step. */
+	readonly runIf: ArrayLike<number>;
+}
+
+export interface SchedulerHooks {
+	/** Runs one step; resolves with its outcome and never rejects. */
+	execute(index: number): Promise<Outcome>;
+	onQueued?(index: number): void;
+	onSkipped(index: number, reason: string): void;
+	onCancelled(index: number): void;
+	onConcurrency?(limit: number, reason: string): void;
+}
+
+export interface SchedulerOptions {
+	mode: ExecutionMode;
+	/** Upper bound on steps running at once. */
+	concurrency: number;
+	onFailure: OnFailure;
+	signal?: AbortSignal;
+	/** Final statuses carried over from an earlier attempt (resume); others are pending. */
+	initial?: Uint8Array;
+	/** Adaptive mode: 1-minute load per core; above `loadLimit` concurrency does not grow. */
+	loadProbe?: () => number;
+	loadLimit?: number;
+	/** Names a step in skip reasons. */
+	nameOf(index: number): string;
+}
+
+export interface SchedulerResult {
+	status: Uint8Array;
+	/** First step that failed, or -1. */
+	firstFailure: number;
+	cancelled: boolean;
+}
+
+export function isFinal(status: number): boolean {
+	return status >= Status.Succeeded;
+}
+
+/**
+ * Adaptive concurrency (documented in the README): start at the limit; halve it (at least 1) on each failure;
+ * after `limit` consecutive successes raise it by one, up to the maximum, unless the load per core is above loadLimit.
+ */
+export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts: SchedulerOptions): Promise<SchedulerResult> {
+	const n = graph.count;
+	const status = opts.initial ? Uint8Array.from(opts.initial) : new Uint8Array(n);
+	const waiting = new Int32Array(n); // dependencies not yet final
+	const badDep = new Int32Array(n).fill(-1); // first dependency that did not succeed
+	const sequential = opts.mode === 'sequential';
+	const queue = new ReadyQueue(Math.min(n, 1024), graph.priority, sequential ? new Float64Array(n) : graph.remaining);
+	const max = sequential ? 1 : Math.max(1, opts.concurrency);
+	let limit = max;
+	let successStreak = 0;
+	let running = 0;
+	let finished = 0;
+	let firstFailure = -1;
+	let stopping = false;
+	let cancelled = opts.signal?.aborted ?? false;
+	const work: number[] = []; // steps that just became final and must release their dependents
+
+	return new Promise<SchedulerResult>((resolve) => {
+		let done = false;
+		const finishRun = () => {
+			if (done) return;
+			done = true;
+			opts.signal?.removeEventListener('abort', onAbort);
+			for (let i = 0; i < n; i++) {
+				if (isFinal(status[i])) continue;
+				if (cancelled) {
+					status[i] = Status.Cancelled;
+					hooks.onCancelled(i);
+				} else {
+					// Unreachable in a validated DAG; never leave a step without a final state.
+					status[i] = Status.Skipped;
+					hooks.onSkipped(i, 'not reachable');
+				}
+			}
+			resolve({ status, firstFailure, cancelled });
+		};
+
+		const onAbort = () => {
+			cancelled = true;
+			for (let i = queue.pop(); i >= 0; i = queue.pop()) {
+				status[i] = Status.Cancelled;
+				finished++;
+				hooks.onCancelled(i);
+			}
+			if (running === 0) finishRun();
+		};
+		opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+		const makeReady = (i: number) => {
+			const bad = badDep[i];
+			const runIf = graph.runIf[i];
+			if (bad >= 0 && runIf === RUN_IF_CODE.success) {
+				const why = status[bad] === Status.Failed ? 'failed' : status[bad] === Status.Cancelled ? 'was cancelled' : 'was skipped';
+				return settle(i, Status.Skipped, `dependency ${opts.nameOf(bad)} ${why}`);
+			}
+			if (bad < 0 && runIf === RUN_IF_CODE.failure) {
+				return settle(i, Status.Skipped, 'run_if "failure": no dependency failed');
+			}
+			status[i] = Status.Queued;
+			hooks.onQueued?.(i);
+			queue.push(i);
+		};
+
+		const settle = (i: number, s: Status.Skipped | Status.Cancelled, reason: string) => {
+			status[i] = s;
+			finished++;
+			if (s === Status.Skipped) hooks.onSkipped(i, reason);
+			else hooks.onCancelled(i);
+			work.push(i);
+		};
+
+		const release = () => {
+			// Iterative: a chain of skips 100,000 long must not grow the stack.
+			while (work.length > 0) {
+				const i = work.pop()!;
+				const ok = status[i] === Status.Succeeded;
+				const ds = graph.dependents[i];
+				for (let k = 0; k < ds.length; k++) {
+					const d = ds[k];
+					if (status[d] !== Status.Pending) continue;
+					if (!ok && badDep[d] < 0) badDep[d] = i;
+					if (--waiting[d] === 0 && !cancelled) makeReady(d);
+				}
+			}
+		};
+
+		const adapt = (outcome: Outcome) => {
+			if (opts.mode !== 'adaptive') return;
+			if (outcome === Status.Failed) {
+				successStreak = 0;
+				const next = Math.max(1, Math.ceil(limit / 2));
+				if (next !== limit) {
+					limit = next;
+					hooks.onConcurrency?.(limit, 'a step failed');
+				}
+			} else if (outcome === Status.Succeeded && limit < max && ++successStreak >= limit) {
+				successStreak = 0;
+				const load = opts.loadProbe?.() ?? 0;
+				if (load <= (opts.loadLimit ?? 1.5)) {
+					limit++;
+					hooks.onConcurrency?.(limit, `${limit - 1} steps in a row succeeded`);
+				}
+			}
+		};
+
+		const complete = (i: number, outcome: Outcome) => {
+			running--;
+			status[i] = outcome;
+			finished++;
+			if (outcome === Status.Failed) {
+				if (firstFailure < 0) firstFailure = i;
+				if (opts.onFailure !== 'continue') stopping = true;
+			}
+			adapt(outcome);
+			if (!cancelled) {
+				work.push(i);
+				release();
+			}
+			dispatch();
+		};
+
+		const dispatch = () => {
+			while (running < limit && queue.length > 0 && !cancelled) {
+				const i = queue.pop();
+				if (stopping && graph.runIf[i] === RUN_IF_CODE.success) {
+					settle(i, Status.Skipped, `not started: the run stops after ${opts.nameOf(firstFailure)} failed`);
+					release();
+					continue;
+				}
+				running++;
+				status[i] = Status.Running;
+				hooks.execute(i).then(
+					(outcome) => complete(i, outcome),
+					() => complete(i, Status.Failed),
+				);
+			}
+			if (running === 0 && (cancelled || queue.length === 0)) finishRun();
+		};
+
+		// Seed: count unfinished dependencies; steps carried over as final release their dependents.
+		for (let i = 0; i < n; i++) {
+			if (isFinal(status[i])) {
+				finished++;
+				continue;
+			}
+			status[i] = Status.Pending;
+			const ds = graph.deps[i];
+			let w = 0;
+			for (let k = 0; k < ds.length; k++) {
+				const d = ds[k];
+				if (isFinal(status[d])) {
+					if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
+				} else {
+					w++;
+				}
+			}
+			waiting[i] = w;
+		}
+		if (cancelled) {
+			finishRun();
+			return;
+		}
+		for (let i = 0; i < n; i++) if (status[i] === Status.Pending && waiting[i] === 0) makeReady(i);
+		release();
+		dispatch();
+	});
+}
