@@ -7,7 +7,7 @@ const noVscode = {
 };
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', 'bench/out/**', '.test-tmp/**'] },
+	{ ignores: ['dist/**', 'node_modules/**', 'bench/out/**', '.test-tmp/**', 'bin/**', '*.mjs', 'webview-ui/dist/**', '.scratch/**'] },
 	...tseslint.configs.recommended,
 	{
 		rules: {

@@ -82,7 +82,6 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	let limit = max;
 	let successStreak = 0;
 	let running = 0;
-	let finished = 0;
 	let firstFailure = -1;
 	let stopping = false;
 	let cancelled = opts.signal?.aborted ?? false;
@@ -112,7 +111,6 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			cancelled = true;
 			for (let i = queue.pop(); i >= 0; i = queue.pop()) {
 				status[i] = Status.Cancelled;
-				finished++;
 				hooks.onCancelled(i);
 			}
 			if (running === 0) finishRun();
@@ -136,7 +134,6 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 
 		const settle = (i: number, s: Status.Skipped | Status.Cancelled, reason: string) => {
 			status[i] = s;
-			finished++;
 			if (s === Status.Skipped) hooks.onSkipped(i, reason);
 			else hooks.onCancelled(i);
 			work.push(i);
@@ -179,7 +176,6 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 		const complete = (i: number, outcome: Outcome) => {
 			running--;
 			status[i] = outcome;
-			finished++;
 			if (outcome === Status.Failed) {
 				if (firstFailure < 0) firstFailure = i;
 				if (opts.onFailure !== 'continue') stopping = true;
@@ -213,7 +209,6 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 		// Seed: count unfinished dependencies; steps carried over as final release their dependents.
 		for (let i = 0; i < n; i++) {
 			if (isFinal(status[i])) {
-				finished++;
 				continue;
 			}
 			status[i] = Status.Pending;

@@ -1,10 +1,17 @@
 // The built-in handler types, registered in one place.
+import { execHandler } from './exec';
+import { fileHandler } from './file';
+import { gitHandler } from './git';
 import { HandlerRegistry } from './registry';
+import { utilHandler } from './util';
 
 export { HandlerRegistry } from './registry';
+export { execHandler } from './exec';
+export { fileHandler } from './file';
+export { gitHandler } from './git';
+export { utilHandler } from './util';
 
 /** A registry holding the built-in handlers (file, exec, git, util). */
 export function createDefaultRegistry(): HandlerRegistry {
-	const registry = new HandlerRegistry();
-	return registry;
+	return new HandlerRegistry().register(fileHandler).register(execHandler).register(gitHandler).register(utilHandler);
 }

@@ -1,0 +1,111 @@
+// Crash-safe state files: a reader sees the old bytes or the new ones, never a mix, and a full disk is named as such.
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import * as path from 'node:path';
+import { StateError } from '../errors';
+import { errnoCode, isDiskFull, isMissing, stateIo } from './io';
+
+/** The error for a full disk while writing state: what was being written and where. */
+export function diskFullError(what: string, file: string): StateError {
+	return new StateError('disk-full', `no space left on device while writing ${what} ${file}; free some space and retry`);
+}
+
+/** A state-layer error for an unexpected I/O failure, naming the file. */
+export function ioError(what: string, file: string, err: unknown): StateError {
+	if (err instanceof StateError) return err;
+	if (isDiskFull(err)) return diskFullError(what, file);
+	const reason = err instanceof Error ? err.message : String(err);
+	return new StateError('io', `cannot write ${what} ${file}: ${reason}`);
+}
+
+/** fsync a directory so entries created, renamed or removed in it survive a power cut. */
+export async function fsyncDir(dir: string): Promise<void> {
+	let fh;
+	try {
+		fh = await open(dir, 'r');
+	} catch (err) {
+		// Windows cannot open directories; its metadata journaling makes the rename durable enough.
+		if (errnoCode(err) === 'EISDIR' || errnoCode(err) === 'EPERM' || errnoCode(err) === 'EACCES') return;
+		throw err;
+	}
+	try {
+		await stateIo.sync(fh, dir);
+	} catch (err) {
+		// Some file systems (and Windows) refuse fsync on a directory handle; nothing more can be done there.
+		if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'EPERM' && errnoCode(err) !== 'EBADF') throw err;
+	} finally {
+		await fh.close();
+	}
+}
+
+/** A temporary name next to `file` (same folder, so the rename is atomic), hidden and unique per writer. */
+export function tempNameFor(file: string): string {
+	return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Write `file` atomically: temp file in the same folder, fsync, rename over the target, fsync the folder.
+ * `what` names the file in errors ("run summary"). A full disk gives StateError 'disk-full'; the temp file is removed.
+ */
+export async function writeFileAtomic(
+	file: string,
+	data: string | Uint8Array,
+	opts: { mode?: number; what?: string } = {},
+): Promise<void> {
+	const what = opts.what ?? 'state file';
+	const temp = tempNameFor(file);
+	const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+	let created = false;
+	try {
+		const fh = await open(temp, 'wx', opts.mode ?? 0o644);
+		created = true;
+		try {
+			await stateIo.writeAll(fh, bytes, 0, temp);
+			if (opts.mode !== undefined) await fh.chmod(opts.mode);
+			await stateIo.sync(fh, temp);
+		} finally {
+			await fh.close();
+		}
+		await rename(temp, file);
+		created = false;
+		await fsyncDir(path.dirname(file));
+	} catch (err) {
+		if (created) await unlink(temp).catch(() => undefined);
+		throw ioError(what, file, err);
+	}
+}
+
+/** Serialize `value` as JSON (tab-indented, like the rest of the repository) and write it atomically. */
+export async function writeJsonAtomic(file: string, value: unknown, what = 'state file'): Promise<void> {
+	await writeFileAtomic(file, `${JSON.stringify(value, null, '\t')}\n`, { what });
+}
+
+/**
+ * Read and parse a JSON state file. Bad JSON gives StateError 'corrupt' naming the file (never a SyntaxError stack);
+ * a missing file gives StateError 'not-found'. `describe` says what the file is ("checkpoint manifest").
+ */
+export async function readJsonFile<T = unknown>(file: string, describe: string): Promise<T> {
+	let text: string;
+	try {
+		text = await readFile(file, 'utf8');
+	} catch (err) {
+		if (isMissing(err)) throw new StateError('not-found', `${describe} ${file} does not exist`);
+		throw new StateError('io', `cannot read ${describe} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+	}
+	try {
+		return JSON.parse(text) as T;
+	} catch (err) {
+		const reason = err instanceof Error ? err.message : String(err);
+		throw new StateError('corrupt', `${describe} ${file} is corrupt (not valid JSON: ${reason})`);
+	}
+}
+
+/** As readJsonFile, but a missing file gives undefined. */
+export async function readJsonFileIfExists<T = unknown>(file: string, describe: string): Promise<T | undefined> {
+	try {
+		return await readJsonFile<T>(file, describe);
+	} catch (err) {
+		if (StateError.is(err, 'not-found')) return undefined;
+		throw err;
+	}
+}

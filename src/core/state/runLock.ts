@@ -1,0 +1,174 @@
+// One process executes (or rolls back) a run at a time: a lock file naming its holder, reclaimed when the holder died.
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { StateError } from '../errors';
+import { fsyncDir, ioError, tempNameFor } from './atomicFs';
+import { errnoCode, isMissing } from './io';
+
+/** Name of the lock file inside a run folder. */
+export const RUN_LOCK_FILE = 'lock';
+
+export interface LockOwner {
+	pid: number;
+	/** Process start time in clock ticks since boot (/proc/<pid>/stat field 22), when the platform has it. */
+	startTime?: number;
+	hostname: string;
+	/** When the lock was taken (ms since epoch). */
+	at: number;
+	/** Unique per acquisition, so a reclaimer can tell a stale lock from a fresh one that replaced it. */
+	nonce: string;
+}
+
+/** pid recorded for a lock whose content cannot be parsed; it is stale once older than the grace period. */
+const UNREADABLE_PID = -1;
+const UNREADABLE_GRACE_MS = 10_000;
+
+/** Start time of a process from /proc (Linux), or undefined when /proc is unavailable or the process is gone. */
+export async function processStartTime(pid: number): Promise<number | undefined> {
+	let stat: string;
+	try {
+		stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+	} catch {
+		return undefined;
+	}
+	// Field 2 (comm) is parenthesized and may hold spaces or parentheses, so count fields after the last ')'.
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	const value = Number(fields[22 - 3]);
+	return Number.isFinite(value) ? value : undefined;
+}
+
+function pidAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return errnoCode(err) === 'EPERM'; // exists, owned by someone else
+	}
+}
+
+/** Whether the lock's holder still runs: same host, same pid and (on Linux) the same process start time. */
+export async function lockHolderAlive(owner: LockOwner): Promise<boolean> {
+	if (owner.pid === UNREADABLE_PID) return Date.now() - owner.at < UNREADABLE_GRACE_MS;
+	if (owner.hostname !== hostname()) return true; // cannot see another machine's processes: assume it is alive
+	if (owner.startTime !== undefined && process.platform === 'linux') {
+		const now = await processStartTime(owner.pid);
+		return now === owner.startTime; // undefined: no such pid; different: the pid was reused
+	}
+	return pidAlive(owner.pid);
+}
+
+async function readOwner(file: string): Promise<LockOwner | undefined> {
+	let text: string;
+	try {
+		text = await readFile(file, 'utf8');
+	} catch (err) {
+		if (isMissing(err)) return undefined;
+		throw ioError('run lock', file, err);
+	}
+	try {
+		const owner = JSON.parse(text) as LockOwner;
+		if (typeof owner.pid === 'number' && typeof owner.nonce === 'string') return owner;
+	} catch {
+		// fall through: only the no-hard-link fallback can leave a half-written lock, and only for an instant
+	}
+	const at = await stat(file).then((st) => st.mtimeMs, () => 0);
+	return { pid: UNREADABLE_PID, hostname: hostname(), at, nonce: `unreadable:${at}:${text.length}` };
+}
+
+function describeOwner(owner: LockOwner): string {
+	const host = owner.hostname === hostname() ? '' : ` on ${owner.hostname}`;
+	return `process ${owner.pid}${host} (since ${new Date(owner.at).toISOString()})`;
+}
+
+/** Release function returned by acquireRunLock; removes the lock only if it is still ours. */
+export type ReleaseLock = () => Promise<void>;
+
+/**
+ * Take the lock of a run folder. The lock content is written to a temp file first and then hard-linked into place,
+ * which, like O_EXCL, fails when a lock exists, and never shows a half-written lock. A lock whose holder is dead
+ * (or whose pid was reused) is reclaimed; a live one is StateError 'locked' naming the pid.
+ */
+export async function acquireRunLock(runDir: string, what = 'run'): Promise<ReleaseLock> {
+	const file = path.join(runDir, RUN_LOCK_FILE);
+	const owner: LockOwner = {
+		pid: process.pid,
+		startTime: await processStartTime(process.pid),
+		hostname: hostname(),
+		at: Date.now(),
+		nonce: randomBytes(8).toString('hex'),
+	};
+	const temp = tempNameFor(file);
+	try {
+		await writeFile(temp, JSON.stringify(owner), { flag: 'wx', mode: 0o644 });
+	} catch (err) {
+		throw ioError('run lock', file, err);
+	}
+	try {
+		for (let attempt = 0; attempt < 5; attempt++) {
+			try {
+				await placeLock(temp, file, owner);
+				await fsyncDir(runDir);
+				return () => releaseLock(file, owner.nonce);
+			} catch (err) {
+				if (errnoCode(err) !== 'EEXIST') throw ioError('run lock', file, err);
+			}
+			const holder = await readOwner(file);
+			if (!holder) continue; // released meanwhile
+			if (await lockHolderAlive(holder)) {
+				throw new StateError('locked', `${what} ${path.basename(runDir)} is in use by ${describeOwner(holder)}`);
+			}
+			await reclaim(file, holder);
+		}
+		throw new StateError('locked', `${what} ${path.basename(runDir)}: could not take its lock (it keeps changing hands)`);
+	} finally {
+		await unlink(temp).catch(() => undefined);
+	}
+}
+
+/** Link the complete temp file into place; where hard links are unsupported, create the lock with O_EXCL instead. */
+async function placeLock(temp: string, file: string, owner: LockOwner): Promise<void> {
+	try {
+		await link(temp, file);
+	} catch (err) {
+		const code = errnoCode(err);
+		if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+		await writeFile(file, JSON.stringify(owner), { flag: 'wx', mode: 0o644 });
+	}
+}
+
+/**
+ * Remove a stale lock without ever removing a fresh one: move it aside (atomic), check it is the stale one we judged,
+ * and put it back if another process had replaced it in between.
+ */
+async function reclaim(file: string, stale: LockOwner): Promise<void> {
+	const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+	try {
+		await rename(file, aside);
+	} catch (err) {
+		if (isMissing(err)) return;
+		throw ioError('run lock', file, err);
+	}
+	const moved = await readOwner(aside);
+	if (moved && moved.nonce !== stale.nonce) {
+		// A live holder took it between our read and our rename: give it back (fails only if a third took it too).
+		await link(aside, file).catch(() => undefined);
+	}
+	await unlink(aside).catch(() => undefined);
+}
+
+async function releaseLock(file: string, nonce: string): Promise<void> {
+	const holder = await readOwner(file).catch(() => undefined);
+	if (holder?.nonce !== nonce) return;
+	await unlink(file).catch((err: unknown) => {
+		if (!isMissing(err)) throw ioError('run lock', file, err);
+	});
+}
+
+/** The current holder of a run's lock, if it is held by a live process (for `qo runs` and gc). */
+export async function runLockHolder(runDir: string): Promise<LockOwner | undefined> {
+	const holder = await readOwner(path.join(runDir, RUN_LOCK_FILE));
+	if (!holder) return undefined;
+	return (await lockHolderAlive(holder)) ? holder : undefined;
+}

@@ -1,0 +1,480 @@
+// A run as a transaction: every workspace write is journaled (before-image durable first), so rollback is exact.
+//
+// Record protocol per path (see records.ts):
+//   - the FIRST 'before' record of a path in a run is its before-image: 'absent', 'dir' + mode, or 'file' + blob +
+//     mode, where a mode carrying S_IFLNK type bits (0o120000) marks a symlink whose blob holds its target;
+//   - later effects on a path already imaged append a light 'before' (no blob) that marks an effect in flight, so a
+//     crash between it and the 'after' is read as "the current state is the run's";
+//   - each completed effect appends an 'after' (kind, sha256, mode) that rides the next group commit.
+// Durability per journaled file write: the blob (first modify of an existing file only; fdatasync), one shared
+// journal commit (fdatasync, amortized over concurrent steps, plus one blob-folder fsync when blobs were added), and
+// the file itself (fsync), exactly as a plain durable write.
+import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, access, cp, chmod } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import * as path from 'node:path';
+import { SandboxError, StateError, StepError } from '../errors';
+import type { WorkspaceFs } from '../handlers/types';
+import type { Sandbox } from '../sandbox/types';
+import { BlobStore } from './blobs';
+import { S_IFLNK, inspectPath, lstatOrUndefined, modeOf, sha256 } from './fsState';
+import type { PathState } from './fsState';
+import { errnoCode, isDiskFull, isMissing, stateIo } from './io';
+import type { Journal } from './journal';
+import { forEachLimit } from './pool';
+import type { JournalRecord } from './records';
+import { runPaths, stateDirFor } from './runStore';
+
+export { rollback } from './rollback';
+export type { RollbackOptions, RollbackResult, CompensationResult } from './rollback';
+
+/** Parallel file operations inside one step (blob captures, tree copies). */
+const STEP_IO_PARALLELISM = 8;
+
+export interface TransactionOptions {
+	runId: string;
+	workspace: string;
+	/** Default: <workspace>/.quantum */
+	stateDir?: string;
+	sandbox: Sandbox;
+	/** The run's open journal; the transaction appends to it and flushes it, its owner closes it. */
+	journal: Journal;
+	/** Records already in this run's journal (a resumed run), so imaged paths are not imaged again. */
+	previous?: readonly JournalRecord[];
+}
+
+export interface Transaction {
+	readonly runId: string;
+	/** The workspace as one step sees it: every write journaled under that step's id. */
+	fsFor(stepId: string): WorkspaceFs;
+	/** Workspace-relative paths the run has touched, in first-touch order. */
+	touchedPaths(): string[];
+	/** Append 'commit' and make it durable: the run's effects are final (rollback stays possible). */
+	commit(): Promise<void>;
+	/** Detach from the journal (its blob-folder hook); the journal stays open. */
+	dispose(): void;
+}
+
+/** Create the transaction of a run whose journal is already open. */
+export function createTransaction(opts: TransactionOptions): Transaction {
+	return new RunTransaction(opts);
+}
+
+interface Target {
+	/** Workspace-relative, `/`-separated (the journal's key). */
+	rel: string;
+	abs: string;
+	/** lstat result at planning time; undefined = absent. */
+	st: Stats | undefined;
+}
+
+/** What a first touch captured, kept for undoing a failed effect. */
+interface Image {
+	kind: 'absent' | 'file' | 'dir';
+	data?: Buffer;
+	hash?: string;
+	mode?: number;
+}
+
+function kindOf(st: Stats | undefined): 'absent' | 'file' | 'dir' {
+	return !st ? 'absent' : st.isDirectory() ? 'dir' : 'file';
+}
+
+/** Turn whatever an effect threw into the StepError a handler reports (sandbox and state errors pass through). */
+export function toStepError(err: unknown, rel: string): Error {
+	if (err instanceof StepError || err instanceof SandboxError) return err;
+	if (err instanceof StateError) {
+		return err.code === 'disk-full' ? new StepError('disk-full', `${err.message} (step stopped at ${rel})`) : err;
+	}
+	if (isDiskFull(err)) {
+		return new StepError('disk-full', `no space left on device while writing ${rel}; the change is journaled and can be rolled back`);
+	}
+	const code = errnoCode(err);
+	const reason = err instanceof Error ? err.message : String(err);
+	if (code === 'ENOENT') return new StepError('not-found', `${rel}: no such file or directory`);
+	if (code === 'EEXIST') return new StepError('exists', `${rel} already exists`, { permanent: true });
+	if (code === 'EACCES' || code === 'EPERM') return new StepError('io', `${rel}: permission denied`, { permanent: true });
+	if (code === 'EISDIR') return new StepError('io', `${rel} is a directory`, { permanent: true });
+	if (code === 'ENOTDIR') return new StepError('io', `${rel}: a parent is not a directory`, { permanent: true });
+	if (code === 'ENOTEMPTY') return new StepError('io', `${rel}: directory not empty`, { permanent: true });
+	return new StepError('io', `${rel}: ${reason}`);
+}
+
+/** Write bytes into a file in place (same inode), set the mode if given, fsync; returns the resulting mode. */
+async function writeInPlace(abs: string, data: Uint8Array, mode: number | undefined, exclusive = false): Promise<number> {
+	const fh = await open(abs, exclusive ? 'wx' : 'w', mode ?? 0o666);
+	try {
+		await stateIo.writeAll(fh, data, 0, abs);
+		if (mode !== undefined) await fh.chmod(mode);
+		await stateIo.sync(fh, abs);
+		return modeOf(await fh.stat());
+	} finally {
+		await fh.close();
+	}
+}
+
+/** Everything under `root` (itself first, then pre-order), never following symlinks. */
+async function walkTree(root: string, rootSt: Stats): Promise<{ abs: string; st: Stats }[]> {
+	const out = [{ abs: root, st: rootSt }];
+	for (let i = 0; i < out.length; i++) {
+		if (!out[i].st.isDirectory()) continue;
+		const names = (await readdir(out[i].abs)).sort();
+		for (const name of names) {
+			const abs = path.join(out[i].abs, name);
+			out.push({ abs, st: await lstat(abs) });
+		}
+	}
+	return out;
+}
+
+function isInsideOrSame(parent: string, child: string): boolean {
+	const rel = path.relative(parent, child);
+	return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+class RunTransaction implements Transaction {
+	readonly runId: string;
+	private readonly sandbox: Sandbox;
+	private readonly journal: Journal;
+	private readonly blobs: BlobStore;
+	/** Paths imaged by this run: resolves true once the 'before' record is appended, false if the capture failed. */
+	private readonly imaged = new Map<string, Promise<boolean>>();
+	private readonly unhook: () => void;
+
+	constructor(opts: TransactionOptions) {
+		this.runId = opts.runId;
+		this.sandbox = opts.sandbox;
+		this.journal = opts.journal;
+		this.blobs = new BlobStore(runPaths(opts.stateDir ?? stateDirFor(opts.workspace), opts.runId).blobs);
+		this.unhook = this.journal.onBeforeCommit(() => this.blobs.sync());
+		for (const rec of opts.previous ?? []) {
+			if (rec.t === 'before' && !this.imaged.has(rec.path)) this.imaged.set(rec.path, Promise.resolve(true));
+		}
+	}
+
+	fsFor(stepId: string): WorkspaceFs {
+		return {
+			readFile: (rel) => this.readFile(rel),
+			writeFile: (rel, data, o) => this.guard(rel, () => this.writeFile(stepId, rel, data, o ?? {})),
+			remove: (rel) => this.guard(rel, () => this.remove(stepId, rel)),
+			mkdir: (rel) => this.guard(rel, () => this.mkdir(stepId, rel)),
+			copy: (from, to, o) => this.guard(to, () => this.copy(stepId, from, to, o ?? {})),
+			move: (from, to, o) => this.guard(to, () => this.move(stepId, from, to, o ?? {})),
+			exists: (rel) => this.exists(rel),
+		};
+	}
+
+	touchedPaths(): string[] {
+		return [...this.imaged.keys()];
+	}
+
+	async commit(): Promise<void> {
+		this.journal.append({ t: 'commit', at: Date.now() });
+		await this.journal.flush();
+	}
+
+	dispose(): void {
+		this.unhook();
+	}
+
+	private async guard<T>(rel: string, fn: () => Promise<T>): Promise<T> {
+		try {
+			return await fn();
+		} catch (err) {
+			throw toStepError(err, rel);
+		}
+	}
+
+	private async readFile(rel: string): Promise<Buffer> {
+		const abs = await this.sandbox.resolveRead(rel);
+		try {
+			return await readFile(abs);
+		} catch (err) {
+			throw toStepError(err, rel);
+		}
+	}
+
+	private async exists(rel: string): Promise<boolean> {
+		const abs = await this.sandbox.resolveRead(rel);
+		try {
+			await access(abs);
+			return true;
+		} catch (err) {
+			if (isMissing(err)) return false;
+			throw toStepError(err, rel);
+		}
+	}
+
+	private async target(rel: string): Promise<Target> {
+		const abs = await this.sandbox.resolveWrite(rel);
+		return { rel: this.sandbox.relative(abs), abs, st: await lstatOrUndefined(abs) };
+	}
+
+	/** Ancestors of `abs` that do not exist yet, outermost first (they will be created, so they are journaled). */
+	private async missingParents(abs: string): Promise<Target[]> {
+		const out: Target[] = [];
+		for (let dir = path.dirname(abs); dir !== this.sandbox.root && isInsideOrSame(this.sandbox.root, dir); dir = path.dirname(dir)) {
+			if (await lstatOrUndefined(dir)) break;
+			out.unshift({ rel: this.sandbox.relative(dir), abs: dir, st: undefined });
+		}
+		return out;
+	}
+
+	/**
+	 * Journal the targets before an effect: the before-image of paths this run has not touched yet, an in-flight
+	 * marker for the others; then make it all durable (one shared group commit).
+	 */
+	private async prepare(step: string, targets: Target[]): Promise<Map<string, Image>> {
+		const images = new Map<string, Image>();
+		await forEachLimit(targets, STEP_IO_PARALLELISM, async (t) => {
+			const image = await this.imageOnce(step, t);
+			if (image) images.set(t.rel, image);
+		});
+		await this.journal.flush();
+		return images;
+	}
+
+	private async imageOnce(step: string, t: Target): Promise<Image | undefined> {
+		for (;;) {
+			const existing = this.imaged.get(t.rel);
+			if (existing) {
+				if (!(await existing)) continue; // that capture failed (and removed itself): try ours
+				this.journal.append({ t: 'before', step, path: t.rel, kind: kindOf(t.st) });
+				return undefined;
+			}
+			const capture = this.capture(step, t);
+			const settled = capture.then(
+				() => true,
+				() => {
+					if (this.imaged.get(t.rel) === settled) this.imaged.delete(t.rel);
+					return false;
+				},
+			);
+			this.imaged.set(t.rel, settled);
+			return await capture;
+		}
+	}
+
+	private async capture(step: string, t: Target): Promise<Image> {
+		const st = t.st;
+		if (!st) {
+			this.journal.append({ t: 'before', step, path: t.rel, kind: 'absent' });
+			return { kind: 'absent' };
+		}
+		if (st.isDirectory()) {
+			this.journal.append({ t: 'before', step, path: t.rel, kind: 'dir', mode: modeOf(st) });
+			return { kind: 'dir', mode: modeOf(st) };
+		}
+		if (st.isSymbolicLink()) {
+			const mode = S_IFLNK | (st.mode & 0o777);
+			const blob = await this.blobs.put(Buffer.from(await readlink(t.abs)));
+			this.journal.append({ t: 'before', step, path: t.rel, kind: 'file', blob, mode });
+			return { kind: 'file', hash: blob, mode };
+		}
+		if (!st.isFile()) {
+			throw new StepError('io', `${t.rel} is a socket, FIFO or device: it cannot be journaled, so it is not changed`, {
+				permanent: true,
+			});
+		}
+		const { hash, data } = await this.blobs.putFile(t.abs, st.size);
+		this.journal.append({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode: modeOf(st) });
+		return { kind: 'file', hash, data, mode: modeOf(st) };
+	}
+
+	private after(step: string, rel: string, state: PathState): void {
+		switch (state.kind) {
+			case 'absent':
+				this.journal.append({ t: 'after', step, path: rel, kind: 'absent' });
+				return;
+			case 'dir':
+				this.journal.append({ t: 'after', step, path: rel, kind: 'dir', mode: state.mode });
+				return;
+			case 'file':
+			case 'symlink':
+				this.journal.append({ t: 'after', step, path: rel, kind: 'file', hash: state.hash, mode: state.mode });
+				return;
+			case 'other':
+				return; // never produced by an effect; leave the path "in flight"
+		}
+	}
+
+	private async afterDirs(step: string, dirs: Target[]): Promise<void> {
+		for (const d of dirs) {
+			const st = await lstatOrUndefined(d.abs);
+			this.after(step, d.rel, st?.isDirectory() ? { kind: 'dir', mode: modeOf(st) } : { kind: 'absent' });
+		}
+	}
+
+	/**
+	 * An effect failed (a full disk, a permission): undo what this operation created or overwrote on first touch,
+	 * best effort, then record what is really there, so the journal never describes a half-applied change wrongly.
+	 */
+	private async afterFailure(step: string, targets: Target[], images: Map<string, Image>): Promise<void> {
+		for (const t of [...targets].reverse()) {
+			try {
+				const image = images.get(t.rel);
+				let now = await inspectPath(t.abs);
+				if (image?.kind === 'absent' && now.kind !== 'absent') {
+					if (now.kind === 'dir') await rmdir(t.abs).catch(() => undefined);
+					else await unlink(t.abs).catch(() => undefined);
+					now = await inspectPath(t.abs);
+				} else if (image?.kind === 'file' && image.data && now.kind === 'file' && now.hash !== image.hash) {
+					await writeInPlace(t.abs, image.data, image.mode).catch(() => undefined);
+					now = await inspectPath(t.abs);
+				}
+				this.after(step, t.rel, now);
+			} catch {
+				// leave the path "in flight": rollback then treats whatever is there as the run's
+			}
+		}
+	}
+
+	/** prepare → effect → after records; on failure, afterFailure and the error mapped for the step. */
+	private async apply(step: string, rel: string, targets: Target[], effect: () => Promise<void>): Promise<void> {
+		let images = new Map<string, Image>();
+		try {
+			images = await this.prepare(step, targets);
+			await effect();
+		} catch (err) {
+			await this.afterFailure(step, targets, images);
+			throw toStepError(err, rel);
+		}
+	}
+
+	private async writeFile(
+		step: string,
+		rel: string,
+		data: Buffer | string,
+		opts: { mode?: number; exclusive?: boolean },
+	): Promise<void> {
+		const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+		const t = await this.target(rel);
+		if (t.st?.isDirectory()) throw new StepError('exists', `cannot write ${rel}: it is a directory`, { permanent: true });
+		if (t.st && opts.exclusive) throw new StepError('exists', `${rel} already exists`, { permanent: true });
+		const parents = await this.missingParents(t.abs);
+		await this.apply(step, rel, [...parents, t], async () => {
+			if (parents.length > 0) await mkdir(path.dirname(t.abs), { recursive: true });
+			const mode = await writeInPlace(t.abs, bytes, opts.mode, opts.exclusive);
+			await this.afterDirs(step, parents);
+			this.after(step, t.rel, { kind: 'file', hash: sha256(bytes), mode, size: bytes.length });
+		});
+	}
+
+	private async remove(step: string, rel: string): Promise<void> {
+		const t = await this.target(rel);
+		if (!t.st) throw new StepError('not-found', `${rel} does not exist`);
+		const entries = await walkTree(t.abs, t.st);
+		const targets = entries.map((e) => ({ rel: this.sandbox.relative(e.abs), abs: e.abs, st: e.st }));
+		await this.apply(step, rel, targets, async () => {
+			await rm(t.abs, { recursive: true });
+			for (const x of [...targets].reverse()) this.after(step, x.rel, { kind: 'absent' });
+		});
+	}
+
+	private async mkdir(step: string, rel: string): Promise<void> {
+		const t = await this.target(rel);
+		if (t.st?.isDirectory()) return;
+		if (t.st) throw new StepError('exists', `cannot create directory ${rel}: a file is in the way`, { permanent: true });
+		const created = [...(await this.missingParents(t.abs)), t];
+		await this.apply(step, rel, created, async () => {
+			await mkdir(t.abs, { recursive: true });
+			await this.afterDirs(step, created);
+		});
+	}
+
+	private async copy(step: string, from: string, to: string, opts: { overwrite?: boolean }): Promise<void> {
+		const src = await this.sandbox.resolveRead(from);
+		const srcSt = await lstatOrUndefined(src);
+		if (!srcSt) throw new StepError('not-found', `${from} does not exist`);
+		const dst = await this.target(to);
+		this.checkReplace(from, to, srcSt, dst.st, opts.overwrite);
+		if (srcSt.isDirectory() && isInsideOrSame(src, dst.abs)) {
+			throw new StepError('parameters', `cannot copy ${from} into itself (${to})`);
+		}
+		const entries = await walkTree(src, srcSt);
+		const plan: { from: { abs: string; st: Stats }; to: Target }[] = [];
+		for (const e of entries) {
+			const abs = path.join(dst.abs, path.relative(src, e.abs));
+			const st = abs === dst.abs ? dst.st : await lstatOrUndefined(abs);
+			if (st && st.isDirectory() !== e.st.isDirectory()) {
+				throw new StepError('exists', `cannot copy ${from} to ${to}: ${this.sandbox.relative(abs)} is in the way`, {
+					permanent: true,
+				});
+			}
+			plan.push({ from: e, to: { rel: this.sandbox.relative(abs), abs, st } });
+		}
+		const parents = await this.missingParents(dst.abs);
+		await this.apply(step, to, [...parents, ...plan.map((p) => p.to)], async () => {
+			if (parents.length > 0) await mkdir(path.dirname(dst.abs), { recursive: true });
+			await this.afterDirs(step, parents);
+			for (const p of plan) {
+				if (p.from.st.isDirectory() && !p.to.st) await mkdir(p.to.abs, { mode: modeOf(p.from.st) | 0o700 });
+			}
+			await forEachLimit(
+				plan.filter((p) => !p.from.st.isDirectory()),
+				STEP_IO_PARALLELISM,
+				async (p) => {
+					if (p.from.st.isSymbolicLink()) {
+						if (p.to.st) await unlink(p.to.abs);
+						await symlink(await readlink(p.from.abs), p.to.abs);
+						this.after(step, p.to.rel, await inspectPath(p.to.abs));
+						return;
+					}
+					if (!p.from.st.isFile()) throw new StepError('io', `${from}: ${this.sandbox.relative(p.from.abs)} is not a regular file`);
+					const data = await readFile(p.from.abs);
+					// Like cp: a new file gets the source's mode, an overwritten one keeps its own.
+					const mode = await writeInPlace(p.to.abs, data, p.to.st ? undefined : modeOf(p.from.st));
+					this.after(step, p.to.rel, { kind: 'file', hash: sha256(data), mode, size: data.length });
+				},
+			);
+			// Directory modes last, so a read-only source folder does not block writing its own files.
+			const dirs = plan.filter((p) => p.from.st.isDirectory());
+			for (const p of [...dirs].reverse()) if (!p.to.st) await chmod(p.to.abs, modeOf(p.from.st));
+			await this.afterDirs(step, dirs.map((p) => p.to));
+		});
+	}
+
+	private async move(step: string, from: string, to: string, opts: { overwrite?: boolean }): Promise<void> {
+		const src = await this.target(from);
+		if (!src.st) throw new StepError('not-found', `${from} does not exist`);
+		const dst = await this.target(to);
+		if (src.abs === dst.abs) return;
+		if (src.st.isDirectory() && isInsideOrSame(src.abs, dst.abs)) {
+			throw new StepError('parameters', `cannot move ${from} into itself (${to})`);
+		}
+		this.checkReplace(from, to, src.st, dst.st, opts.overwrite);
+		const srcEntries = await walkTree(src.abs, src.st);
+		const dstEntries = dst.st ? await walkTree(dst.abs, dst.st) : [];
+		const srcTargets = srcEntries.map((e) => ({ rel: this.sandbox.relative(e.abs), abs: e.abs, st: e.st }));
+		const dstTargets = new Map<string, Target>();
+		for (const e of dstEntries) dstTargets.set(e.abs, { rel: this.sandbox.relative(e.abs), abs: e.abs, st: e.st });
+		for (const e of srcEntries) {
+			const abs = path.join(dst.abs, path.relative(src.abs, e.abs));
+			if (!dstTargets.has(abs)) dstTargets.set(abs, { rel: this.sandbox.relative(abs), abs, st: undefined });
+		}
+		const parents = await this.missingParents(dst.abs);
+		const targets = [...srcTargets, ...parents, ...dstTargets.values()];
+		await this.apply(step, to, targets, async () => {
+			if (parents.length > 0) await mkdir(path.dirname(dst.abs), { recursive: true });
+			if (dst.st) await rm(dst.abs, { recursive: true });
+			try {
+				await rename(src.abs, dst.abs);
+			} catch (err) {
+				if (errnoCode(err) !== 'EXDEV') throw err;
+				await cp(src.abs, dst.abs, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+				await rm(src.abs, { recursive: true });
+			}
+			for (const x of [...srcTargets].reverse()) this.after(step, x.rel, { kind: 'absent' });
+			await this.afterDirs(step, parents);
+			for (const x of dstTargets.values()) this.after(step, x.rel, await inspectPath(x.abs));
+		});
+	}
+
+	private checkReplace(from: string, to: string, srcSt: Stats, dstSt: Stats | undefined, overwrite?: boolean): void {
+		if (!dstSt) return;
+		if (!overwrite) throw new StepError('exists', `${to} already exists (set overwrite to replace it)`, { permanent: true });
+		if (dstSt.isDirectory() !== srcSt.isDirectory()) {
+			const what = dstSt.isDirectory() ? 'a directory with a file' : 'a file with a directory';
+			throw new StepError('exists', `cannot replace ${what}: ${from} → ${to}`, { permanent: true });
+		}
+	}
+}

@@ -1,0 +1,76 @@
+// A real StepContext for handler tests: a real sandbox on a temp workspace, a caller-supplied WorkspaceFs.
+import type { Handler, StepContext, WorkspaceFs } from '../../../src/core/handlers/types';
+import { nullLogger } from '../../../src/core/ports';
+import { DEFAULT_SECRET_PATTERNS, scrubEnv } from '../../../src/core/sandbox/env';
+import { createSandbox } from '../../../src/core/sandbox/paths';
+import type { Instruction } from '../../../src/core/workflow/schema';
+
+export interface TestContext extends StepContext {
+	readonly outputs: { stream: 'stdout' | 'stderr'; text: string }[];
+	readonly context: Map<string, unknown>;
+}
+
+/** Fails loudly: handlers that must not write the workspace get this. */
+export const noFs: WorkspaceFs = new Proxy({} as WorkspaceFs, {
+	get: (_t, name) => () => Promise.reject(new Error(`unexpected WorkspaceFs.${String(name)} call`)),
+});
+
+export async function makeContext(
+	workspace: string,
+	opts: { fs?: WorkspaceFs; signal?: AbortSignal; env?: NodeJS.ProcessEnv; step?: Partial<Instruction> } = {},
+): Promise<TestContext> {
+	const sandbox = await createSandbox(workspace);
+	const patterns = [...DEFAULT_SECRET_PATTERNS];
+	const context = new Map<string, unknown>();
+	const outputs: TestContext['outputs'] = [];
+	return {
+		runId: 'test-run',
+		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
+		attempt: 1,
+		workspace,
+		sandbox,
+		fs: opts.fs ?? noFs,
+		signal: opts.signal ?? new AbortController().signal,
+		logger: nullLogger,
+		env: scrubEnv(opts.env ?? process.env, { patterns }).env,
+		secretPolicy: { patterns },
+		outputs,
+		context,
+		output(stream, text) {
+			outputs.push({ stream, text });
+		},
+		setContext(key, value) {
+			context.set(key, value);
+		},
+		getContext(key) {
+			return context.get(key);
+		},
+	};
+}
+
+/** Validates raw parameters with the operation's schema (as the engine does), then runs it. */
+export async function runOp(handler: Handler, operation: string, raw: unknown, ctx: StepContext): Promise<unknown> {
+	const op = handler.operations[operation];
+	if (!op) throw new Error(`no operation ${handler.type}.${operation}`);
+	const params = op.params.parse(raw);
+	return op.run(params as never, ctx);
+}
+
+/** The operation's parameter check, for tests of invalid parameters. */
+export function paramsError(handler: Handler, operation: string, raw: unknown): string | undefined {
+	const r = handler.operations[operation].params.safeParse(raw);
+	return r.success ? undefined : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
+/** summary / touches / approvalReason of an operation for given raw parameters. */
+export async function describeOp(handler: Handler, operation: string, raw: unknown, workspace: string) {
+	const op = handler.operations[operation];
+	const params = op.params.parse(raw) as never;
+	const sandbox = await createSandbox(workspace);
+	return {
+		summary: op.summary(params),
+		touches: op.touches?.(params),
+		approval: op.approvalReason?.(params, sandbox),
+		effect: op.effect,
+	};
+}

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateError } from '../../../src/core/errors';
+import { stateIo } from '../../../src/core/state/io';
+import { JOURNAL_MAGIC, Journal, encodeRecord, readJournal } from '../../../src/core/state/journal';
+import type { JournalRecord } from '../../../src/core/state/records';
+import { tempDir } from '../../helpers/tmp';
+import { withFullDisk } from './helpers';
+
+function sample(n: number): JournalRecord[] {
+	const out: JournalRecord[] = [];
+	for (let i = 0; i < n; i++) {
+		out.push({ t: 'step-start', id: `step-${i}`, attempt: 1, at: 1_700_000_000_000 + i });
+		out.push({ t: 'after', step: `step-${i}`, path: `dir/ünïcode ${i}.txt`, kind: 'file', hash: 'ab'.repeat(32), mode: 0o644 });
+	}
+	return out;
+}
+
+async function writeJournal(file: string, records: JournalRecord[]): Promise<void> {
+	const j = await Journal.open(file);
+	for (const r of records) j.append(r);
+	await j.close();
+}
+
+describe('journal', () => {
+	it('round-trips records, unicode included, in order', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const records = sample(50);
+		await writeJournal(file, records);
+		const read = await readJournal(file);
+		assert.deepEqual(read.records, records);
+		assert.equal(read.tornBytes, 0);
+		assert.equal(read.corruptAt, undefined);
+		assert.ok(readFileSync(file, 'utf8').startsWith(JOURNAL_MAGIC));
+	});
+
+	it('reopening appends after the existing records', async () => {
+		const file = join(tempDir(), 'journal.log');
+		await writeJournal(file, sample(2));
+		await writeJournal(file, sample(3));
+		assert.deepEqual((await readJournal(file)).records, [...sample(2), ...sample(3)]);
+	});
+
+	it('frames each record as "<len> <crc32> <json>\\n"', () => {
+		const line = encodeRecord({ t: 'commit', at: 1 });
+		assert.match(line, /^21 [0-9a-f]{8} \{"t":"commit","at":1\}\n$/);
+	});
+
+	it('a torn tail is detected and cut at every byte offset of the last record, never parsed', async () => {
+		const dir = tempDir();
+		const records = sample(3);
+		const full = join(dir, 'full.log');
+		await writeJournal(full, records);
+		const bytes = readFileSync(full);
+		const lastLen = Buffer.byteLength(encodeRecord(records[records.length - 1]));
+		const lastStart = bytes.length - lastLen;
+		for (let cut = lastStart + 1; cut < bytes.length; cut++) {
+			const file = join(dir, `cut-${cut}.log`);
+			writeFileSync(file, bytes.subarray(0, cut));
+			const read = await readJournal(file);
+			assert.deepEqual(read.records, records.slice(0, -1), `cut at ${cut}`);
+			assert.equal(read.tornBytes, cut - lastStart, `cut at ${cut}`);
+			assert.equal(read.corruptAt, undefined, `cut at ${cut}`);
+			// Opening cuts the tail; new appends follow the last good record.
+			const j = await Journal.open(file);
+			assert.equal(j.tornBytesCut, cut - lastStart);
+			j.append({ t: 'commit', at: 7 });
+			await j.close();
+			assert.equal(statSync(file).size, lastStart + Buffer.byteLength(encodeRecord({ t: 'commit', at: 7 })));
+			assert.deepEqual((await readJournal(file)).records, [...records.slice(0, -1), { t: 'commit', at: 7 }]);
+		}
+	});
+
+	it('a torn format line (crash while creating) is a fresh journal', async () => {
+		const file = join(tempDir(), 'journal.log');
+		writeFileSync(file, JOURNAL_MAGIC.slice(0, 4));
+		const j = await Journal.open(file);
+		j.append({ t: 'commit', at: 1 });
+		await j.close();
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'commit', at: 1 }]);
+	});
+
+	it('garbage after the last record with no good record after it is a torn tail', async () => {
+		const file = join(tempDir(), 'journal.log');
+		await writeJournal(file, sample(2));
+		writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.alloc(100), Buffer.from('\n\n')]));
+		const read = await readJournal(file);
+		assert.deepEqual(read.records, sample(2));
+		assert.equal(read.tornBytes, 102);
+	});
+
+	it('a corrupt record in the middle is an error with its offset; the records before it are kept, nothing is cut', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const records = sample(5);
+		await writeJournal(file, records);
+		const bytes = readFileSync(file);
+		const offset = Buffer.byteLength(JOURNAL_MAGIC + records.slice(0, 4).map(encodeRecord).join(''));
+		bytes[offset + 20] ^= 0x01; // flip a bit inside record 5's payload
+		writeFileSync(file, bytes);
+
+		const read = await readJournal(file);
+		assert.deepEqual(read.records, records.slice(0, 4));
+		assert.equal(read.corruptAt, offset);
+		assert.ok(StateError.is(read.error, 'corrupt'));
+		assert.match(read.error.message, new RegExp(`journal .*journal\\.log is corrupt at byte ${offset} \\(checksum mismatch\\)`));
+		assert.deepEqual(read.afterCorruption, records.slice(5), 'the good records after the damage are salvaged too');
+
+		await assert.rejects(Journal.open(file), (err: unknown) => StateError.is(err, 'corrupt') && err.message.includes(`byte ${offset}`));
+		assert.deepEqual(readFileSync(file), bytes, 'the damaged journal is left untouched');
+	});
+
+	it('a file that is not a journal is refused', async () => {
+		const file = join(tempDir(), 'journal.log');
+		writeFileSync(file, 'hello world\n');
+		await assert.rejects(readJournal(file), (err: unknown) => StateError.is(err, 'corrupt') && /not a Quantum Orchestrator journal/.test(err.message));
+	});
+
+	it('group commit: many concurrent flushes share few fsyncs, and each resolves only once its records are durable', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.open(file);
+		let fsyncs = 0;
+		const original = stateIo.datasync;
+		stateIo.datasync = async (fh, f) => {
+			if (f === file) fsyncs++;
+			await original(fh, f);
+		};
+		try {
+			const flushes: Promise<void>[] = [];
+			for (let i = 0; i < 200; i++) {
+				j.append({ t: 'step-start', id: `s${i}`, attempt: 1, at: i });
+				const expected = i + 1;
+				flushes.push(
+					j.flush().then(async () => {
+						// Everything appended before this flush() call is on disk now.
+						assert.ok((await readJournal(file)).records.length >= expected);
+					}),
+				);
+				if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+			}
+			await Promise.all(flushes);
+		} finally {
+			stateIo.datasync = original;
+		}
+		assert.equal((await readJournal(file)).records.length, 200);
+		assert.ok(fsyncs <= 40, `expected a few group commits, got ${fsyncs} fsyncs for 200 flushes`);
+		assert.equal(j.stats.fsyncs, fsyncs);
+		await j.close();
+	});
+
+	it('flush with nothing new pending costs nothing', async () => {
+		const j = await Journal.open(join(tempDir(), 'journal.log'));
+		j.append({ t: 'commit', at: 1 });
+		await j.flush();
+		const before = j.stats.fsyncs;
+		await j.flush();
+		await j.flush();
+		assert.equal(j.stats.fsyncs, before);
+		await j.close();
+	});
+
+	it('a full disk fails the flush with disk-full, cuts the partial write, and the records are retried by the next flush', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.open(file);
+		j.append({ t: 'commit', at: 1 });
+		await j.flush();
+		const size = statSync(file).size;
+		j.append({ t: 'step-start', id: 'a', attempt: 1, at: 2 });
+		await withFullDisk(async () => {
+			await assert.rejects(j.flush(), (err: unknown) => StateError.is(err, 'disk-full') && /journal/.test(err.message));
+		});
+		assert.equal(statSync(file).size, size, 'no torn bytes left in the journal');
+		j.append({ t: 'step-start', id: 'b', attempt: 1, at: 3 });
+		await j.flush();
+		assert.deepEqual(
+			(await readJournal(file)).records.map((r) => r.t === 'step-start' ? r.id : r.t),
+			['commit', 'a', 'b'],
+		);
+		await j.close();
+	});
+
+	it('append after close is refused', async () => {
+		const j = await Journal.open(join(tempDir(), 'journal.log'));
+		await j.close();
+		assert.throws(() => j.append({ t: 'commit', at: 1 }), (err: unknown) => StateError.is(err, 'io'));
+	});
+
+	it('append is cheap: 200,000 records buffer and commit quickly', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.open(file);
+		const t0 = process.hrtime.bigint();
+		for (let i = 0; i < 200_000; i++) j.append({ t: 'step-start', id: `step-${i}`, attempt: 1, at: i });
+		const appendMs = Number(process.hrtime.bigint() - t0) / 1e6;
+		await j.close();
+		assert.ok(appendMs < 2000, `200k appends took ${appendMs} ms`);
+		const read = await readJournal(file);
+		assert.equal(read.records.length, 200_000);
+		truncateSync(file, statSync(file).size - 1);
+		assert.equal((await readJournal(file)).records.length, 199_999);
+	});
+});
