@@ -31,6 +31,10 @@ const COLOR: Partial<Record<StepState, string>> = {
 const LIST_LIMIT = 200;
 const FRAME_MS = 80;
 
+export function plural(n: number, word: string): string {
+	return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function formatDuration(ms: number): string {
 	if (ms < 1000) return `${Math.round(ms)} ms`;
 	if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -66,7 +70,7 @@ export class RunDisplay {
 				this.done = 0;
 				if (this.mode !== 'quiet') {
 					const how = `${event.mode}, up to ${event.concurrency} at once`;
-					this.line(`${event.resumed ? 'Resuming' : 'Running'} ${event.workflow} (${event.runId}): ${this.total} steps in ${event.levels} levels, ${how}`);
+					this.line(`${event.resumed ? 'Resuming' : 'Running'} ${event.workflow} (${event.runId}): ${plural(this.total, 'step')} in ${plural(event.levels, 'level')}, ${how}`);
 				}
 				break;
 			case 'step':
@@ -113,7 +117,7 @@ export class RunDisplay {
 		if (this.listAll || important) {
 			const icon = ICON[e.state] ?? '·';
 			const time = e.durationMs !== undefined && e.state !== 'skipped' ? `  ${formatDuration(e.durationMs)}` : '';
-			const msg = e.message ? `  ${e.message}` : '';
+			const msg = e.message ? `  ${e.message.replace(/\n/g, '\n      ')}` : '';
 			const attempt = e.attempt > 1 ? ` (attempt ${e.attempt})` : '';
 			this.line(`${this.paint(e.state, icon)} ${e.id}${attempt}${time}${msg}`);
 		}

@@ -10,6 +10,7 @@ import { RunDisplay, formatDuration, type DisplayMode } from './display';
 import { TtyPrompter } from './prompter';
 import { printPlan, planJson } from './planView';
 import { printRuns } from './runsView';
+import { version } from '../../package.json';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, rejected: 3, cancelled: 130 } as const;
 
@@ -48,11 +49,11 @@ class Cli {
 	}
 
 	logger(verbose: boolean, mode: DisplayMode): Logger {
-		const levels: LogLevel[] = verbose ? ['debug', 'info', 'warn', 'error'] : ['warn', 'error'];
+		const levels: LogLevel[] = verbose ? ['debug', 'info', 'warn', 'error'] : ['warn'];
 		return {
 			log: (level, scope, message) => {
-				// With --json, logs travel as events on stdout instead.
-				if (mode === 'json' || !levels.includes(level)) return;
+				// With --json, logs travel as events on stdout; step failures and retries are already on the display.
+				if (mode === 'json' || !levels.includes(level) || (!verbose && scope === 'run')) return;
 				this.err(`${level}: [${scope}] ${message}`);
 			},
 		};
@@ -103,8 +104,7 @@ class Cli {
 		} else {
 			const parts = (['succeeded', 'failed', 'skipped', 'cancelled'] as const).filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
 			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
-			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message}`);
-			if (result.status === 'rejected') this.out('  A step needs approval: run it in a terminal to answer, or pass --yes to approve every step.');
+			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message.replace(/\n/g, '\n    ')}`);
 			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
 				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
 			} else if (result.status === 'succeeded') {
@@ -149,6 +149,7 @@ function applyVars(workflow: Workflow, vars: string[] | undefined): Workflow {
 export function buildProgram(cli: Cli): Command {
 	const program = new Command('qo')
 		.description('Quantum Orchestrator: run JSON workflows as a parallel, journaled, undoable transaction.')
+		.version(version, '-V, --version')
 		.option('-w, --workspace <dir>', 'workspace folder: the sandbox root and home of .quantum/ (default: current directory)')
 		.option('-v, --verbose', 'show info logs and command output')
 		.option('--no-color', 'plain text without colours')
@@ -296,6 +297,8 @@ export function buildProgram(cli: Cli): Command {
 
 /** Runs the CLI; resolves with the exit code (bin/qo.js sets it). */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+	// A closed pipe (`qo run … | head`) must not kill a run half way: the journal keeps it safe, output just stops.
+	for (const stream of [io.stdout, io.stderr]) if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
 	const cli = new Cli(io);
 	const program = buildProgram(cli);
 	try {

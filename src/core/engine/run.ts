@@ -1,5 +1,5 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
-import { describeError, StepError } from '../errors';
+import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
 import type { SecretPolicy, StepContext, WorkspaceFs } from '../handlers/types';
 import type { Clock, DecisionPrompter, DecisionRequest, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
@@ -102,6 +102,9 @@ class StepCtx implements StepContext {
 	}
 	get env() {
 		return this.run.services.childEnv;
+	}
+	get hostEnv() {
+		return this.run.services.env;
 	}
 	get secretPolicy() {
 		return this.run.services.secretPolicy;
@@ -314,7 +317,7 @@ export class RunExecution {
 				const output = await this.attempt(step, params, attempt);
 				return this.succeed(i, attempt, t0, output);
 			} catch (err) {
-				const permanent = StepError.is(err) && err.permanent;
+				const permanent = (StepError.is(err) && err.permanent) || SandboxError.is(err) || WorkflowError.is(err);
 				if (this.signal.aborted || permanent || attempt >= attempts || !retry) return this.fail(i, attempt, t0, err);
 				const delay = backoffDelay(retry, attempt + 1);
 				this.services.logger.log('warn', 'run', `${ins.id} attempt ${attempt} failed (${describeError(err)}); retrying in ${delay} ms`);
@@ -396,7 +399,8 @@ export class RunExecution {
 		this.journal.append({ t: 'decision', id: ins.id, approve: answer.approve, reason: answer.reason, kind });
 		if (this.signal.aborted) throw this.signal.reason;
 		if (!answer.approve) {
-			throw new StepError('rejected', `rejected by user${answer.reason ? `: ${answer.reason}` : ''}`);
+			const who = answer.by === 'policy' ? 'not approved' : 'rejected by user';
+			throw new StepError('rejected', `${who}${answer.reason ? `: ${answer.reason}` : ''}`);
 		}
 		if (answer.parameters) {
 			const edited = parseParams(step, answer.parameters);

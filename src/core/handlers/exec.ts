@@ -78,7 +78,7 @@ const run = defineOperation({
 		const env = scrubEnv(ctx.env, { patterns: ctx.secretPolicy.patterns, allow: p.env_allow }).env;
 		// ctx.env was scrubbed for every step alike: a variable this step allows comes back from the host environment.
 		for (const name of p.env_allow ?? []) {
-			const value = process.env[name];
+			const value = ctx.hostEnv[name];
 			if (env[name] === undefined && value !== undefined) env[name] = value;
 		}
 		// Shells and tools trust $PWD: it names the step's cwd, not the host's.

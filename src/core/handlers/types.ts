@@ -47,7 +47,9 @@ export interface StepContext {
 	readonly logger: Logger;
 	/** Environment for child processes, already scrubbed of secrets by policy. */
 	readonly env: NodeJS.ProcessEnv;
-	/** Names of secret-looking variables the step asked to keep (exec `env_allow`). */
+	/** The unscrubbed host environment: only for variables a step explicitly allows (exec `env_allow`). */
+	readonly hostEnv: NodeJS.ProcessEnv;
+	/** Which variable names count as secrets and are removed from child processes. */
 	readonly secretPolicy: SecretPolicy;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;

@@ -27,6 +27,8 @@ export interface DecisionRequest {
 
 export interface DecisionAnswer {
 	approve: boolean;
+	/** Who answered: a person, or a policy with no one to ask (headless without --yes). Default 'user'. */
+	by?: 'user' | 'policy';
 	reason?: string;
 	/** Edit-then-approve: replacement parameters. */
 	parameters?: Record<string, unknown>;
@@ -39,13 +41,13 @@ export interface DecisionPrompter {
 /** Rejects every decision: what a headless run without --yes gets. */
 export const rejectAll: DecisionPrompter = {
 	async decide() {
-		return { approve: false, reason: 'approval needed: run interactively or pass --yes' };
+		return { approve: false, by: 'policy', reason: 'no one to ask: run it in a terminal to answer, or pass --yes' };
 	},
 };
 
 export const approveAll: DecisionPrompter = {
 	async decide() {
-		return { approve: true, reason: 'approved with --yes' };
+		return { approve: true, by: 'policy', reason: 'approved with --yes' };
 	},
 };
 

@@ -139,6 +139,8 @@ class RunTransaction implements Transaction {
 	/** Paths imaged by this run: resolves true once the 'before' record is appended, false if the capture failed. */
 	private readonly imaged = new Map<string, Promise<boolean>>();
 	private readonly unhook: () => void;
+	/** Per-path operation locks (tail of each path's queue). */
+	private readonly pathLocks = new Map<string, Promise<void>>();
 
 	constructor(opts: TransactionOptions) {
 		this.runId = opts.runId;
@@ -204,9 +206,39 @@ class RunTransaction implements Transaction {
 		}
 	}
 
-	private async target(rel: string): Promise<Target> {
-		const abs = await this.sandbox.resolveWrite(rel);
-		return { rel: this.sandbox.relative(abs), abs, st: await lstatOrUndefined(abs) };
+	/**
+	 * Resolve paths for writing and hold them for the whole operation: two steps writing the same path at once are
+	 * serialized, so effects and their 'after' records land in the same order. (Overlapping trees — one step
+	 * removing a folder while another writes inside it — are for the workflow's dependencies to order.)
+	 */
+	private async withTargets<T>(rels: string[], fn: (...targets: Target[]) => Promise<T>): Promise<T> {
+		const resolved: { rel: string; abs: string }[] = [];
+		for (const rel of rels) {
+			const abs = await this.sandbox.resolveWrite(rel);
+			resolved.push({ rel: this.sandbox.relative(abs), abs });
+		}
+		const releases: (() => void)[] = [];
+		for (const key of [...new Set(resolved.map((r) => r.rel))].sort()) releases.push(await this.lockPath(key));
+		try {
+			const targets: Target[] = [];
+			for (const r of resolved) targets.push({ ...r, st: await lstatOrUndefined(r.abs) });
+			return await fn(...targets);
+		} finally {
+			for (const release of releases) release();
+		}
+	}
+
+	private async lockPath(key: string): Promise<() => void> {
+		const previous = this.pathLocks.get(key) ?? Promise.resolve();
+		let release!: () => void;
+		const mine = new Promise<void>((resolve) => (release = resolve));
+		const tail = previous.then(() => mine);
+		this.pathLocks.set(key, tail);
+		await previous;
+		return () => {
+			release();
+			if (this.pathLocks.get(key) === tail) this.pathLocks.delete(key);
+		};
 	}
 
 	/** Ancestors of `abs` that do not exist yet, outermost first (they will be created, so they are journaled). */
@@ -347,7 +379,10 @@ class RunTransaction implements Transaction {
 		opts: { mode?: number; exclusive?: boolean },
 	): Promise<void> {
 		const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-		const t = await this.target(rel);
+		await this.withTargets([rel], (t) => this.writeFileLocked(step, rel, t, bytes, opts));
+	}
+
+	private async writeFileLocked(step: string, rel: string, t: Target, bytes: Buffer, opts: { mode?: number; exclusive?: boolean }): Promise<void> {
 		if (t.st?.isDirectory()) throw new StepError('exists', `cannot write ${rel}: it is a directory`, { permanent: true });
 		if (t.st && opts.exclusive) throw new StepError('exists', `${rel} already exists`, { permanent: true });
 		const parents = await this.missingParents(t.abs);
@@ -360,7 +395,10 @@ class RunTransaction implements Transaction {
 	}
 
 	private async remove(step: string, rel: string): Promise<void> {
-		const t = await this.target(rel);
+		await this.withTargets([rel], (t) => this.removeLocked(step, rel, t));
+	}
+
+	private async removeLocked(step: string, rel: string, t: Target): Promise<void> {
 		if (!t.st) throw new StepError('not-found', `${rel} does not exist`);
 		const entries = await walkTree(t.abs, t.st);
 		const targets = entries.map((e) => ({ rel: this.sandbox.relative(e.abs), abs: e.abs, st: e.st }));
@@ -371,7 +409,10 @@ class RunTransaction implements Transaction {
 	}
 
 	private async mkdir(step: string, rel: string): Promise<void> {
-		const t = await this.target(rel);
+		await this.withTargets([rel], (t) => this.mkdirLocked(step, rel, t));
+	}
+
+	private async mkdirLocked(step: string, rel: string, t: Target): Promise<void> {
 		if (t.st?.isDirectory()) return;
 		if (t.st) throw new StepError('exists', `cannot create directory ${rel}: a file is in the way`, { permanent: true });
 		const created = [...(await this.missingParents(t.abs)), t];
@@ -385,7 +426,18 @@ class RunTransaction implements Transaction {
 		const src = await this.sandbox.resolveRead(from);
 		const srcSt = await lstatOrUndefined(src);
 		if (!srcSt) throw new StepError('not-found', `${from} does not exist`);
-		const dst = await this.target(to);
+		await this.withTargets([to], (dst) => this.copyLocked(step, from, to, opts, src, srcSt, dst));
+	}
+
+	private async copyLocked(
+		step: string,
+		from: string,
+		to: string,
+		opts: { overwrite?: boolean },
+		src: string,
+		srcSt: Stats,
+		dst: Target,
+	): Promise<void> {
 		this.checkReplace(from, to, srcSt, dst.st, opts.overwrite);
 		if (srcSt.isDirectory() && isInsideOrSame(src, dst.abs)) {
 			throw new StepError('parameters', `cannot copy ${from} into itself (${to})`);
@@ -434,9 +486,11 @@ class RunTransaction implements Transaction {
 	}
 
 	private async move(step: string, from: string, to: string, opts: { overwrite?: boolean }): Promise<void> {
-		const src = await this.target(from);
+		await this.withTargets([from, to], (src, dst) => this.moveLocked(step, from, to, opts, src, dst));
+	}
+
+	private async moveLocked(step: string, from: string, to: string, opts: { overwrite?: boolean }, src: Target, dst: Target): Promise<void> {
 		if (!src.st) throw new StepError('not-found', `${from} does not exist`);
-		const dst = await this.target(to);
 		if (src.abs === dst.abs) return;
 		if (src.st.isDirectory() && isInsideOrSame(src.abs, dst.abs)) {
 			throw new StepError('parameters', `cannot move ${from} into itself (${to})`);

@@ -9,7 +9,7 @@ import type { HandlerRegistry } from '../handlers/registry';
 import { findCycles, formatCycle } from './graph';
 import { instructionSchema, retrySchema, settingsSchema, undoSchema, workflowSchema } from './schema';
 import type { Instruction, RawInstruction, Workflow } from './schema';
-import { appendKey, compileTemplate, formatKeys, resolveReference, stepsShapeProblem, substituteString, unknownRootMessage } from './substitute';
+import { compileTemplate, formatKeys, resolveReference, stepsShapeProblem, substituteString, unknownRootMessage } from './substitute';
 import type { Reference, SubstitutionScope } from './substitute';
 
 export interface ParseOptions {
@@ -22,7 +22,7 @@ export interface ParseOptions {
 	workspace: string;
 }
 
-/** Deepest nesting accepted inside `parameters`, `undo` and `variables`. */
+/** Deepest nesting accepted inside `parameters` and `variables`. */
 export const MAX_VALUE_DEPTH = 100;
 
 type PathKey = string | number;
@@ -36,8 +36,6 @@ interface Problem {
 }
 
 const staticParams = new WeakMap<Instruction, unknown>();
-/** Where each inferred dependency came from (the parameter holding `${steps.ID...}`), for cycle locations. */
-const dependencyOrigins = new WeakMap<Instruction, Map<string, PathKey[]>>();
 
 /**
  * The step's parameters as its operation's zod schema parsed them at load time (vars, env and workspace substituted,
@@ -131,7 +129,7 @@ function validateWorkflow(input: unknown, opts: ParseOptions, text: string | und
 		const from = indexOf.get(cycle[0]) ?? 0;
 		const raw = rawInstructions[from];
 		const k = isObject(raw) && Array.isArray(raw.dependencies) ? raw.dependencies.indexOf(cycle[1]) : -1;
-		const origin = dependencyOrigins.get(instructions[from])?.get(cycle[1]);
+		const origin = checker.origins[from]?.get(cycle[1]);
 		const keys: PathKey[] = k >= 0 ? ['instructions', from, 'dependencies', k] : (origin ?? ['instructions', from]);
 		problems.push({ code: 'cycle', message: `dependency cycle: ${formatCycle(cycle)}`, keys });
 	}
@@ -204,9 +202,12 @@ function idPart(v: unknown): string {
 class InstructionChecker implements RefScan {
 	id = '';
 	dynamic = false;
+	tooDeep = false;
 	inferred: Map<string, PathKey[]> | undefined;
 	/** The zod-parsed parameters of the last checked step when they need no run-time substitution. */
 	staticValue: unknown;
+	/** Per step, where each inferred dependency came from (the parameter holding `${steps.ID...}`), for cycle locations. */
+	readonly origins: (Map<string, PathKey[]> | undefined)[] = [];
 	private readonly keys: PathKey[] = [];
 
 	constructor(
@@ -239,16 +240,13 @@ class InstructionChecker implements RefScan {
 			keys.push('instructions', i, 'parameters');
 			partial = scanValue(rawParams, keys, 0, this);
 		}
-		if (isObject(obj.undo)) {
-			keys.length = 0;
-			keys.push('instructions', i, 'undo');
-			scanValue(obj.undo, keys, 0, this);
-		}
 
 		let staticValue: unknown;
-		if (spec && paramsOk) {
-			const result = spec.params.safeParse(partial);
-			if (result.success) {
+		if (spec && paramsOk && !this.tooDeep) {
+			const result = safeParse(spec.params, partial);
+			if (typeof result === 'string') {
+				problems.push({ code: 'parameters', message: `invalid parameters for ${type}.${operation}: ${result}`, keys: ['instructions', i, 'parameters'] });
+			} else if (result.success) {
 				if (!this.dynamic) staticValue = result.data;
 			} else {
 				for (const issue of result.error.issues) {
@@ -298,7 +296,7 @@ class InstructionChecker implements RefScan {
 		if (typeof base.priority !== 'number') base.priority = 0;
 		base.index = i;
 		if (base.update_context === true && base.context_key === undefined) base.context_key = id;
-		if (this.inferred) dependencyOrigins.set(base, this.inferred);
+		if (this.inferred) this.origins[i] = this.inferred;
 		if (problems.length === before) this.staticValue = staticValue;
 		return base;
 	}
@@ -306,6 +304,7 @@ class InstructionChecker implements RefScan {
 	private reset(id: string): void {
 		this.id = id;
 		this.dynamic = false;
+		this.tooDeep = false;
 		this.inferred = undefined;
 		this.staticValue = undefined;
 	}
@@ -341,6 +340,8 @@ interface RefScan {
 	inferred: Map<string, PathKey[]> | undefined;
 	/** Some string holds a ${steps...} or ${context...} reference. */
 	dynamic: boolean;
+	/** The value is nested beyond MAX_VALUE_DEPTH, so it is not handed to zod. */
+	tooDeep: boolean;
 }
 
 /**
@@ -352,6 +353,7 @@ function scanValue(value: unknown, keys: PathKey[], depth: number, ctx: RefScan)
 	if (typeof value !== 'object' || value === null) return value;
 	if (depth >= MAX_VALUE_DEPTH) {
 		ctx.problems.push({ code: 'schema', message: `value nested more than ${MAX_VALUE_DEPTH} levels deep`, keys: [...keys] });
+		ctx.tooDeep = true;
 		return value;
 	}
 	if (Array.isArray(value)) {
@@ -446,6 +448,15 @@ function checkReference(ref: Reference, keys: PathKey[], ctx: RefScan): string |
 			}
 		default:
 			return unknownRootMessage(ref);
+	}
+}
+
+/** safeParse that turns a throwing schema (a refine expecting other input) into a message instead of a crash. */
+function safeParse(schema: z.ZodType, value: unknown): ReturnType<z.ZodType['safeParse']> | string {
+	try {
+		return schema.safeParse(value);
+	} catch (err) {
+		return err instanceof Error ? err.message : String(err);
 	}
 }
 
@@ -545,40 +556,55 @@ function topKeys(schema: z.ZodType): string[] | undefined {
 // Errors with locations
 
 function toError(problems: Problem[], text: string | undefined, file: string | undefined, single: boolean): WorkflowError {
-	const located = problems.map((p) => {
+	const located = problems.map((p, i) => {
 		const keys = single && p.keys[0] === 'instructions' && p.keys[1] === 0 ? p.keys.slice(2) : p.keys;
-		return { p, keys, path: formatKeys(keys), offset: -1 };
+		return { p, keys, i, offset: -1 };
 	});
 	if (text !== undefined) {
-		const wanted = new Set<string>();
+		const root: PathNode = {};
+		let count = 0;
 		for (const l of located) {
-			let path = '';
-			wanted.add(path);
-			for (const k of l.keys) wanted.add((path = appendKey(path, k)));
-		}
-		const spots = locate(text, wanted);
-		for (const l of located) {
-			let path = '';
-			let spot = spots.get('');
-			for (let k = 0; k < l.keys.length; k++) {
-				path = appendKey(path, l.keys[k]);
-				const s = spots.get(path);
-				if (!s) break;
-				spot = k === l.keys.length - 1 && l.p.atKey && s.key !== undefined ? { value: s.key } : s;
+			let node = root;
+			for (const k of l.keys) {
+				node.children ??= new Map();
+				let child = node.children.get(k);
+				if (!child) {
+					node.children.set(k, (child = {}));
+					count++;
+				}
+				node = child;
 			}
-			l.offset = spot ? spot.value : -1;
+		}
+		locate(text, root, count);
+		for (const l of located) {
+			let node: PathNode | undefined = root;
+			let offset = root.value ?? -1;
+			for (let k = 0; k < l.keys.length && node; k++) {
+				node = node.children?.get(l.keys[k]);
+				if (node?.value === undefined) break;
+				offset = k === l.keys.length - 1 && l.p.atKey && node.key !== undefined ? node.key : node.value;
+			}
+			l.offset = offset;
 		}
 	}
-	const order = located.map((l, i) => ({ l, i }));
-	order.sort((a, b) => (a.l.offset < 0 || b.l.offset < 0 ? a.i - b.i : a.l.offset - b.l.offset || a.i - b.i));
+	located.sort((a, b) => (a.offset < 0 || b.offset < 0 ? a.i - b.i : a.offset - b.offset || a.i - b.i));
 	const lines = text === undefined ? undefined : new LineIndex(text);
-	const errors = order.map(({ l }) => {
-		const loc: ErrorLocation = {};
-		if (file) loc.file = file;
-		if (l.path) loc.path = l.path;
-		if (lines && l.offset >= 0) Object.assign(loc, lines.at(l.offset));
-		return new WorkflowError(l.p.code, l.p.message, loc);
-	});
+	// Problems are data, not throw sites: skip capturing a stack trace for each (thousands on a big broken file).
+	const limit = Error.stackTraceLimit;
+	Error.stackTraceLimit = 0;
+	let errors: WorkflowError[];
+	try {
+		errors = located.map((l) => {
+			const loc: ErrorLocation = {};
+			if (file) loc.file = file;
+			const path = formatKeys(l.keys);
+			if (path) loc.path = path;
+			if (lines && l.offset >= 0) Object.assign(loc, lines.at(l.offset));
+			return new WorkflowError(l.p.code, l.p.message, loc);
+		});
+	} finally {
+		Error.stackTraceLimit = limit;
+	}
 	const first = errors[0];
 	const more = errors.length - 1;
 	const message = more ? `${first.message} (and ${more} more problem${more > 1 ? 's' : ''})` : first.message;
@@ -603,22 +629,25 @@ class LineIndex {
 	}
 }
 
-interface Spot {
-	value: number;
+/** A trie of the JSON paths problems point at; locate() fills in offsets. */
+interface PathNode {
+	children?: Map<PathKey, PathNode>;
+	/** Offset of the value. */
+	value?: number;
+	/** Offset of the property name, for object members. */
 	key?: number;
 }
 
 /**
- * Offsets of the values (and property names) at the wanted JSON paths of valid JSON text, in one iterative pass
- * that descends only into wanted containers and skips the rest by bracket counting.
+ * Fills in the offsets of the trie's paths in valid JSON text, in one iterative pass that descends only into
+ * containers on some wanted path and skips everything else by bracket counting.
  */
-function locate(text: string, wanted: ReadonlySet<string>): Map<string, Spot> {
-	const found = new Map<string, Spot>();
+function locate(text: string, root: PathNode, count: number): void {
 	let i = skipWs(text, 0);
-	found.set('', { value: i });
+	root.value = i;
 	const opener = text[i];
-	if (opener !== '{' && opener !== '[') return found;
-	const frames: { path: string; obj: boolean; index: number }[] = [{ path: '', obj: opener === '{', index: 0 }];
+	if (!root.children || (opener !== '{' && opener !== '[')) return;
+	const frames: { node: PathNode; obj: boolean; index: number }[] = [{ node: root, obj: opener === '{', index: 0 }];
 	i++;
 	while (frames.length && i < text.length) {
 		i = skipWs(text, i);
@@ -633,31 +662,34 @@ function locate(text: string, wanted: ReadonlySet<string>): Map<string, Spot> {
 			continue;
 		}
 		const frame = frames[frames.length - 1];
-		let path: string;
-		let keyAt: number | undefined;
+		let child: PathNode | undefined;
+		let keyAt = -1;
 		if (frame.obj) {
 			keyAt = i;
 			const end = stringEnd(text, i);
 			const rawKey = text.slice(i, end);
 			const key = rawKey.includes('\\') ? (JSON.parse(rawKey) as string) : rawKey.slice(1, -1);
-			i = skipWs(text, end) + 1;
-			i = skipWs(text, i);
-			path = appendKey(frame.path, key);
+			i = skipWs(text, skipWs(text, end) + 1);
+			child = frame.node.children?.get(key);
 		} else {
-			path = appendKey(frame.path, frame.index++);
+			child = frame.node.children?.get(frame.index++);
 		}
-		if (wanted.has(path)) {
-			found.set(path, keyAt === undefined ? { value: i } : { value: i, key: keyAt });
-			if (found.size === wanted.size) break;
-			if (text[i] === '{' || text[i] === '[') {
-				frames.push({ path, obj: text[i] === '{', index: 0 });
+		if (child) {
+			if (child.value === undefined && --count === 0) {
+				child.value = i;
+				if (keyAt >= 0) child.key = keyAt;
+				return;
+			}
+			child.value = i;
+			if (keyAt >= 0) child.key = keyAt;
+			if (child.children && (text[i] === '{' || text[i] === '[')) {
+				frames.push({ node: child, obj: text[i] === '{', index: 0 });
 				i++;
 				continue;
 			}
 		}
 		i = skipValue(text, i);
 	}
-	return found;
 }
 
 function skipWs(text: string, i: number): number {
@@ -733,7 +765,7 @@ export function diagnoseJson(text: string): { offset: number; message: string } 
 		i = skipWs(text, i);
 		const c = text[i];
 		if (state === 'value') {
-			if (i >= len) return { offset: i, message: "unexpected end of file — expected a value" };
+			if (i >= len) return { offset: i, message: unclosed(text, stack, opened, 'a value') };
 			if (c === '{' || c === '[') {
 				stack.push(c === '{' ? OBJECT : ARRAY);
 				opened.push(i);
@@ -774,7 +806,7 @@ export function diagnoseJson(text: string): { offset: number; message: string } 
 			continue;
 		}
 		if (state === 'key') {
-			if (i >= len) return { offset: i, message: "unexpected end of file — expected a property name or '}'" };
+			if (i >= len) return { offset: i, message: unclosed(text, stack, opened, 'a property name') };
 			if (c === '}') {
 				if (!justOpened) return { offset: commaAt >= 0 ? commaAt : i, message: "trailing comma before '}'" };
 				stack.pop();
@@ -790,7 +822,7 @@ export function diagnoseJson(text: string): { offset: number; message: string } 
 			const e = readString(text, i);
 			if (typeof e !== 'number') return e;
 			i = skipWs(text, e);
-			if (text[i] !== ':') return { offset: i, message: i >= len ? "unexpected end of file — expected ':'" : unexpected(text, i, "':' after the property name") };
+			if (text[i] !== ':') return { offset: i, message: i >= len ? unclosed(text, stack, opened, "':'") : unexpected(text, i, "':' after the property name") };
 			i++;
 			justOpened = false;
 			commaAt = -1;
@@ -804,11 +836,7 @@ export function diagnoseJson(text: string): { offset: number; message: string } 
 		}
 		const top = stack[stack.length - 1];
 		const closer = top === OBJECT ? '}' : ']';
-		if (i >= len) {
-			const at = new LineIndex(text).at(opened[opened.length - 1]);
-			const what = top === OBJECT ? '{' : '[';
-			return { offset: i, message: `unexpected end of file — '${what}' opened at line ${at.line}, column ${at.column} is never closed` };
-		}
+		if (i >= len) return { offset: i, message: unclosed(text, stack, opened, `',' or '${closer}'`) };
 		if (c === ',') {
 			commaAt = i;
 			i++;
@@ -825,6 +853,13 @@ export function diagnoseJson(text: string): { offset: number; message: string } 
 		const missing = c === '"' || c === '{' || c === '[' || /[-0-9tfn]/.test(c) ? ' (missing comma?)' : '';
 		return { offset: i, message: `${unexpected(text, i, `',' or '${closer}'`)}${missing}` };
 	}
+}
+
+function unclosed(text: string, stack: number[], opened: number[], expected: string): string {
+	if (!stack.length) return `unexpected end of file — expected ${expected}`;
+	const at = new LineIndex(text).at(opened[opened.length - 1]);
+	const what = stack[stack.length - 1] === OBJECT ? '{' : '[';
+	return `unexpected end of file — '${what}' opened at line ${at.line}, column ${at.column} is never closed`;
 }
 
 function readString(text: string, start: number): number | { offset: number; message: string } {
@@ -930,16 +965,21 @@ function suggest(word: string, candidates: Iterable<string>): string | undefined
 	return best;
 }
 
+/** Edit distance counting a swap of neighbours as one edit (optimal string alignment), stopping early at `cap`. */
 function distance(a: string, b: string, cap: number): number {
+	let before: number[] = [];
 	let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
 	for (let i = 1; i <= a.length; i++) {
 		const cur = [i];
 		let rowMin = i;
 		for (let j = 1; j <= b.length; j++) {
-			cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-			if (cur[j] < rowMin) rowMin = cur[j];
+			let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+			if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+			cur[j] = d;
+			if (d < rowMin) rowMin = d;
 		}
 		if (rowMin >= cap) return cap;
+		before = prev;
 		prev = cur;
 	}
 	return prev[b.length];

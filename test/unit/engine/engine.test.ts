@@ -106,7 +106,7 @@ describe('engine', () => {
 		]);
 		const result = await engine.run(wf);
 		assert.equal(result.status, 'rejected');
-		assert.match(result.message!, /rejected by user/);
+		assert.match(result.message!, /not approved: no one to ask/);
 		assert.equal(existsSync(join(ws, 'x.txt')), false);
 		assert.equal(result.counts.skipped, 1);
 	});

@@ -33,6 +33,7 @@ export async function makeContext(
 		signal: opts.signal ?? new AbortController().signal,
 		logger: nullLogger,
 		env: scrubEnv(opts.env ?? process.env, { patterns }).env,
+		hostEnv: opts.env ?? process.env,
 		secretPolicy: { patterns },
 		outputs,
 		context,

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { WorkflowError } from '../../../src/core/errors';
+import { HandlerRegistry } from '../../../src/core/handlers/registry';
+import { defineOperation } from '../../../src/core/handlers/types';
 import { getStaticParams, loadWorkflowFile, parseWorkflowData, parseWorkflowText } from '../../../src/core/workflow/parse';
 import type { ParseOptions } from '../../../src/core/workflow/parse';
 import type { Workflow } from '../../../src/core/workflow/schema';
@@ -181,7 +184,7 @@ describe('parseWorkflowText', () => {
 
 		it('a value of the wrong type is reported at that value', () => {
 			const p = only(wf('{ "id": "a", "type": "util", "operation": "echo", "priority": "high" }'));
-			assert.deepEqual([p.code, p.path, p.at], ['schema', 'instructions[0].priority', '4:64']);
+			assert.deepEqual([p.code, p.path, p.at], ['schema', 'instructions[0].priority', '4:67']);
 		});
 
 		it('an object that is neither a workflow nor an instruction says what a workflow file holds', () => {
@@ -203,7 +206,7 @@ describe('parseWorkflowText', () => {
 
 		it("an unknown operation lists that type's operations", () => {
 			const p = only(wf('{ "id": "a", "type": "file", "operation": "write" }'));
-			assert.deepEqual([p.code, p.path, p.at], ['unknown-operation', 'instructions[0].operation', '4:43']);
+			assert.deepEqual([p.code, p.path, p.at], ['unknown-operation', 'instructions[0].operation', '4:47']);
 			assert.match(p.message, /unknown operation 'write' for type 'file'.*operations: create, read/);
 		});
 
@@ -225,7 +228,7 @@ describe('parseWorkflowText', () => {
 
 		it('a dependency on a missing id is reported at that entry', () => {
 			const p = only(wf('{ "id": "build", "type": "util", "operation": "echo" }', '{ "id": "b", "type": "util", "operation": "echo", "dependencies": ["biuld"] }'));
-			assert.deepEqual([p.code, p.path, p.at], ['missing-dependency', 'instructions[1].dependencies[0]', '5:66']);
+			assert.deepEqual([p.code, p.path, p.at], ['missing-dependency', 'instructions[1].dependencies[0]', '5:72']);
 			assert.match(p.message, /depends on 'biuld', which is not a step id \(did you mean 'build'\?\)/);
 		});
 
@@ -292,8 +295,8 @@ describe('parseWorkflowText', () => {
 				[
 					"unknown-type /ws/flow.workflow.json:4:26 instructions[0].type: unknown type 'nope'; known types: file, util",
 					"duplicate-id /ws/flow.workflow.json:5:13 instructions[1].id: duplicate id 'a' (first used by instructions[0])",
-					"missing-dependency /ws/flow.workflow.json:5:67 instructions[1].dependencies[0]: depends on 'zz', which is not a step id",
-					'parameters /ws/flow.workflow.json:6:72 instructions[2].parameters.ms: Too small: expected number to be >=0',
+					"missing-dependency /ws/flow.workflow.json:5:72 instructions[1].dependencies[0]: depends on 'zz', which is not a step id",
+					'parameters /ws/flow.workflow.json:6:77 instructions[2].parameters.ms: Too small: expected number to be >=0',
 				],
 			);
 			assert.equal(err.code, 'unknown-type');
@@ -309,6 +312,30 @@ describe('parseWorkflowText', () => {
 			assert.match(p.message, /nested more than 100 levels deep/);
 			const vars = `{ "name": "t", "variables": { "v": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)} }, "instructions": [] }`;
 			assert.match(only(vars).message, /nested more than 100 levels deep/);
+		});
+
+		it('a property name that needs quoting is shown in brackets, and located even with escapes', () => {
+			const p = only(wf('{ "id": "a", "type": "file", "operation": "read", "parameters": { "path": "x", "my \\"key\\"": 1 } }'));
+			assert.deepEqual([p.path, p.at], ['instructions[0].parameters["my \\"key\\""]', '4:84']);
+		});
+
+		it("a handler's schema that throws is reported as a parameters problem", () => {
+			const throwing = new HandlerRegistry().register({
+				type: 't',
+				description: 'throws',
+				operations: {
+					op: defineOperation({
+						params: z.unknown().refine(() => {
+							throw new Error('boom');
+						}),
+						effect: 'none',
+						summary: () => '',
+						run: async () => undefined,
+					}),
+				},
+			});
+			const p = only('{ "type": "t", "operation": "op" }', { registry: throwing });
+			assert.deepEqual([p.code, p.message], ['parameters', 'invalid parameters for t.op: boom']);
 		});
 
 		it('parseWorkflowData reports paths without lines for data built in memory', () => {

@@ -29,7 +29,7 @@ export function testRegistry(): HandlerRegistry {
 		description: 'utilities',
 		operations: {
 			echo: defineOperation({
-				params: z.object({ value: z.unknown() }).strict(),
+				params: z.object({ value: z.unknown().optional() }).strict(),
 				effect: 'none',
 				summary: () => 'echo',
 				run: async (p) => p.value,

@@ -1,0 +1,522 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+	chmodSync,
+	existsSync,
+	lstatSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	readlinkSync,
+	statSync,
+	symlinkSync,
+	writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { SandboxError, StepError } from '../../../src/core/errors';
+import { createSandbox } from '../../../src/core/sandbox/paths';
+import type { Sandbox } from '../../../src/core/sandbox/types';
+import { stateIo } from '../../../src/core/state/io';
+import { JOURNAL_MAGIC, Journal, encodeRecord, readJournal } from '../../../src/core/state/journal';
+import type { JournalRecord } from '../../../src/core/state/records';
+import { createRunDir, newRunId } from '../../../src/core/state/runStore';
+import type { RunPaths } from '../../../src/core/state/runStore';
+import { createTransaction, rollback } from '../../../src/core/state/transaction';
+import type { Transaction } from '../../../src/core/state/transaction';
+import { tempDir } from '../../helpers/tmp';
+import { withFullDisk } from './helpers';
+
+interface Run {
+	ws: string;
+	sandbox: Sandbox;
+	stateDir: string;
+	runId: string;
+	paths: RunPaths;
+	journal: Journal;
+	tx: Transaction;
+}
+
+async function startRun(ws = tempDir('qo-tx-')): Promise<Run> {
+	const sandbox = await createSandbox(ws);
+	const stateDir = join(ws, '.quantum');
+	const runId = newRunId();
+	const paths = await createRunDir(stateDir, runId);
+	const journal = await Journal.open(paths.journal);
+	const tx = createTransaction({ runId, workspace: ws, sandbox, journal });
+	return { ws, sandbox, stateDir, runId, paths, journal, tx };
+}
+
+/** Close the run as a finished process would, then roll it back as `qo rollback` would (fresh journal handle). */
+async function endAndRollBack(run: Run, opts: { force?: boolean } = {}) {
+	run.tx.dispose();
+	await run.journal.close();
+	return rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, ...opts });
+}
+
+type Snap = Record<string, string>;
+
+/** Everything in the workspace but .quantum: type, mode and exact bytes (hex) of each entry. */
+function snapshot(root: string): Snap {
+	const out: Snap = {};
+	const walk = (dir: string, rel: string) => {
+		for (const name of readdirSync(dir).sort()) {
+			if (rel === '' && name === '.quantum') continue;
+			const abs = join(dir, name);
+			const r = rel ? `${rel}/${name}` : name;
+			const st = lstatSync(abs);
+			const mode = (st.mode & 0o7777).toString(8);
+			if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(abs)}`;
+			else if (st.isDirectory()) {
+				out[r] = `dir ${mode}`;
+				walk(abs, r);
+			} else out[r] = `file ${mode} ${readFileSync(abs).toString('hex')}`;
+		}
+	};
+	walk(root, '');
+	return out;
+}
+
+function records(run: Run): Promise<JournalRecord[]> {
+	return readJournal(run.paths.journal).then((r) => r.records);
+}
+
+describe('transaction and rollback', () => {
+	it('rollback restores created, modified, deleted and binary files byte for byte, with modes and directories', async () => {
+		const ws = tempDir('qo-tx-');
+		writeFileSync(join(ws, 'a.txt'), 'original a\n');
+		writeFileSync(join(ws, 'bin.dat'), randomBytes(70_000));
+		writeFileSync(join(ws, 'run.sh'), '#!/bin/sh\necho hi\n');
+		chmodSync(join(ws, 'run.sh'), 0o755);
+		writeFileSync(join(ws, 'secret.key'), 'k');
+		chmodSync(join(ws, 'secret.key'), 0o600);
+		mkdirSync(join(ws, 'tree/sub/deeper'), { recursive: true });
+		writeFileSync(join(ws, 'tree/one.txt'), '1');
+		writeFileSync(join(ws, 'tree/sub/two.bin'), Buffer.from([0, 255, 0, 13, 10]));
+		chmodSync(join(ws, 'tree/sub'), 0o750);
+		symlinkSync('one.txt', join(ws, 'tree/link'));
+		mkdirSync(join(ws, 'empty'));
+		const before = snapshot(ws);
+		const inode = statSync(join(ws, 'a.txt')).ino;
+
+		const run = await startRun(ws);
+		const s1 = run.tx.fsFor('s1');
+		const s2 = run.tx.fsFor('s2');
+		await s1.writeFile('a.txt', 'changed a\n');
+		assert.equal(statSync(join(ws, 'a.txt')).ino, inode, 'modified in place: same inode');
+		await s1.writeFile('a.txt', 'changed twice\n');
+		await s1.writeFile('bin.dat', randomBytes(1000));
+		await s1.writeFile('run.sh', 'echo changed', { mode: 0o644 });
+		await s2.remove('secret.key');
+		await s2.remove('tree');
+		await s2.writeFile('new/deep/file.txt', 'created');
+		await s2.mkdir('made/dir');
+		await s2.copy('a.txt', 'copy.txt');
+		await s2.move('bin.dat', 'moved/bin.dat');
+		await s2.remove('empty');
+		await s2.writeFile('empty', 'a file where a directory was');
+		assert.notDeepEqual(snapshot(ws), before);
+
+		const result = await endAndRollBack(run);
+		assert.deepEqual(result.conflicts, []);
+		assert.deepEqual(snapshot(ws), before);
+		assert.equal(statSync(join(ws, 'a.txt')).ino, inode, 'restored in place: same inode');
+		assert.ok(result.restored > 0 && result.removed > 0);
+		const recs = await records(run);
+		assert.equal(recs.filter((r) => r.t === 'rollback-start').length, 1);
+		assert.equal(recs.at(-1)?.t, 'rollback-end');
+	});
+
+	it('journals the before-image durably before the effect and the after-state after it', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'f.txt'), 'old');
+		const fsyncs: string[] = [];
+		const original = stateIo.writeAll;
+		stateIo.writeAll = async (fh, data, pos, file) => {
+			if (file === join(run.ws, 'f.txt')) {
+				const recs = (await readJournal(run.paths.journal)).records;
+				const before = recs.find((r) => r.t === 'before' && r.path === 'f.txt');
+				assert.ok(before && before.t === 'before' && before.kind === 'file' && before.blob, 'before-image durable before the write');
+				assert.equal(readFileSync(join(run.paths.blobs, before.blob)).toString(), 'old');
+				fsyncs.push('effect');
+			}
+			return original(fh, data, pos, file);
+		};
+		try {
+			await run.tx.fsFor('s').writeFile('f.txt', 'new');
+		} finally {
+			stateIo.writeAll = original;
+		}
+		assert.deepEqual(fsyncs, ['effect']);
+		await run.journal.flush();
+		const after = (await records(run)).find((r) => r.t === 'after');
+		assert.deepEqual(after, {
+			t: 'after',
+			step: 's',
+			path: 'f.txt',
+			kind: 'file',
+			hash: '11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437',
+			mode: statSync(join(run.ws, 'f.txt')).mode & 0o7777,
+		});
+		await run.journal.close();
+	});
+
+	it('identical before-images are stored once', async () => {
+		const run = await startRun();
+		for (const n of ['x', 'y', 'z']) writeFileSync(join(run.ws, n), 'same content');
+		const fs = run.tx.fsFor('s');
+		for (const n of ['x', 'y', 'z']) await fs.writeFile(n, 'other');
+		assert.equal(readdirSync(run.paths.blobs).length, 1);
+		await run.journal.close();
+	});
+
+	it('a journaled create costs the file fsync plus one shared journal commit; concurrent steps share commits', async () => {
+		const run = await startRun();
+		let fileSyncs = 0;
+		const original = stateIo.sync;
+		stateIo.sync = async (fh, file) => {
+			if (!file.includes('.quantum')) fileSyncs++;
+			await original(fh, file);
+		};
+		try {
+			const before = run.journal.stats.fsyncs;
+			await Promise.all(Array.from({ length: 64 }, (_, i) => run.tx.fsFor(`s${i}`).writeFile(`f${i}.txt`, `content ${i}`)));
+			assert.equal(fileSyncs, 64);
+			const commits = run.journal.stats.fsyncs - before;
+			assert.ok(commits < 32, `64 concurrent writes needed ${commits} journal commits`);
+		} finally {
+			stateIo.sync = original;
+		}
+		await run.journal.close();
+	});
+
+	it('keeps file modes (755, 600) through write and rollback', async () => {
+		const run = await startRun();
+		const fs = run.tx.fsFor('s');
+		writeFileSync(join(run.ws, 'keep.sh'), 'x');
+		chmodSync(join(run.ws, 'keep.sh'), 0o755);
+		await fs.writeFile('keep.sh', 'y');
+		assert.equal(statSync(join(run.ws, 'keep.sh')).mode & 0o777, 0o755, 'an overwrite keeps the mode');
+		await fs.writeFile('private', 'p', { mode: 0o600 });
+		assert.equal(statSync(join(run.ws, 'private')).mode & 0o777, 0o600);
+		writeFileSync(join(run.ws, 'tight'), 't');
+		chmodSync(join(run.ws, 'tight'), 0o600);
+		await fs.writeFile('tight', 'loose', { mode: 0o644 });
+		await endAndRollBack(run);
+		assert.equal(statSync(join(run.ws, 'keep.sh')).mode & 0o777, 0o755);
+		assert.equal(readFileSync(join(run.ws, 'keep.sh'), 'utf8'), 'x');
+		assert.equal(statSync(join(run.ws, 'tight')).mode & 0o777, 0o600);
+		assert.equal(existsSync(join(run.ws, 'private')), false);
+	});
+
+	it('a deleted directory tree comes back, empty directories, symlinks and read-only folders included', async () => {
+		const run = await startRun();
+		mkdirSync(join(run.ws, 'd/e/f'), { recursive: true });
+		writeFileSync(join(run.ws, 'd/e/file'), 'deep');
+		symlinkSync('e/file', join(run.ws, 'd/ln'));
+		chmodSync(join(run.ws, 'd/e'), 0o555);
+		const before = snapshot(run.ws);
+		await run.tx.fsFor('s').remove('d');
+		assert.equal(existsSync(join(run.ws, 'd')), false);
+		const result = await endAndRollBack(run);
+		assert.deepEqual(result.conflicts, []);
+		assert.deepEqual(snapshot(run.ws), before);
+		chmodSync(join(run.ws, 'd/e'), 0o755);
+	});
+
+	it('a file changed after the run is a conflict and left alone; force restores it', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'mine.txt'), 'v1');
+		writeFileSync(join(run.ws, 'other.txt'), 'o1');
+		const fs = run.tx.fsFor('s');
+		await fs.writeFile('mine.txt', 'v2 by the run');
+		await fs.writeFile('other.txt', 'o2 by the run');
+		await fs.writeFile('created.txt', 'by the run');
+		run.tx.dispose();
+		await run.journal.close();
+
+		writeFileSync(join(run.ws, 'mine.txt'), 'v3 by the user');
+		writeFileSync(join(run.ws, 'created.txt'), 'edited by the user');
+		const first = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(
+			first.conflicts.map((c) => c.path),
+			['created.txt', 'mine.txt'],
+		);
+		assert.match(first.conflicts[1].reason, /changed since the run/);
+		assert.equal(readFileSync(join(run.ws, 'mine.txt'), 'utf8'), 'v3 by the user', 'left alone');
+		assert.equal(readFileSync(join(run.ws, 'created.txt'), 'utf8'), 'edited by the user', 'left alone');
+		assert.equal(readFileSync(join(run.ws, 'other.txt'), 'utf8'), 'o1', 'the rest is restored');
+
+		const forced = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, force: true });
+		assert.deepEqual(forced.conflicts, []);
+		assert.equal(forced.restored + forced.removed, 2, 'only the conflicted paths are left to do');
+		assert.equal(readFileSync(join(run.ws, 'mine.txt'), 'utf8'), 'v1');
+		assert.equal(existsSync(join(run.ws, 'created.txt')), false);
+	});
+
+	it('a mode change after the run is a conflict too', async () => {
+		const run = await startRun();
+		await run.tx.fsFor('s').writeFile('x.sh', 'x', { mode: 0o644 });
+		chmodSync(join(run.ws, 'x.sh'), 0o755);
+		const result = await endAndRollBack(run);
+		assert.equal(result.conflicts.length, 1);
+		assert.match(result.conflicts[0].reason, /mode was changed since the run \(0644 → 0755\)/);
+	});
+
+	it('a directory the run created is kept when the user put files in it', async () => {
+		const run = await startRun();
+		await run.tx.fsFor('s').writeFile('gen/out.txt', 'x');
+		writeFileSync(join(run.ws, 'gen/user.txt'), 'mine');
+		const result = await endAndRollBack(run);
+		assert.equal(existsSync(join(run.ws, 'gen/out.txt')), false);
+		assert.equal(readFileSync(join(run.ws, 'gen/user.txt'), 'utf8'), 'mine');
+		assert.deepEqual(result.conflicts.map((c) => c.path), ['gen']);
+		assert.match(result.conflicts[0].reason, /not empty/);
+	});
+
+	it('a step interrupted between before and after (crash mid-step) is rolled back from its current state', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'half.txt'), 'original');
+		const fs = run.tx.fsFor('s');
+		await fs.writeFile('half.txt', 'first write');
+		// Simulate a crash during a second write: its in-flight marker is durable, the effect half done, no 'after'.
+		const original = stateIo.writeAll;
+		stateIo.writeAll = async (fh, data, pos, file) => {
+			if (file.endsWith('half.txt')) {
+				await original(fh, data.subarray(0, 4), pos, file);
+				throw Object.assign(new Error('killed'), { code: 'EIO' });
+			}
+			return original(fh, data, pos, file);
+		};
+		try {
+			await assert.rejects(fs.writeFile('half.txt', 'second write that never finished'));
+		} finally {
+			stateIo.writeAll = original;
+		}
+		// Drop the failure's 'after' bookkeeping to model the kill: keep only records up to the in-flight marker.
+		await run.journal.close();
+		const recs = (await readJournal(run.paths.journal)).records;
+		const cut = recs.length - 1 - [...recs].reverse().findIndex((r) => r.t === 'before');
+		writeFileSync(run.paths.journal, JOURNAL_MAGIC + recs.slice(0, cut + 1).map(encodeRecord).join(''));
+		writeFileSync(join(run.ws, 'half.txt'), 'seco'); // what the kill left
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(readFileSync(join(run.ws, 'half.txt'), 'utf8'), 'original');
+	});
+
+	it('an interrupted rollback is resumed and finishes idempotently', async () => {
+		const run = await startRun();
+		for (let i = 0; i < 20; i++) writeFileSync(join(run.ws, `f${i}`), `orig ${i}`);
+		const fs = run.tx.fsFor('s');
+		for (let i = 0; i < 20; i++) await fs.writeFile(`f${i}`, `run ${i} `.repeat(50));
+		await fs.writeFile('created', 'c');
+		run.tx.dispose();
+		await run.journal.close();
+
+		// First rollback "crashes" when restoring f7: half its bytes written, nothing after it journaled.
+		const original = stateIo.writeAll;
+		let crashed = false;
+		stateIo.writeAll = async (fh, data, pos, file) => {
+			if (file.endsWith('/f7') && !crashed) {
+				crashed = true;
+				await original(fh, data.subarray(0, 3), pos, file);
+				throw Object.assign(new Error('process killed'), { code: 'EIO' });
+			}
+			return original(fh, data, pos, file);
+		};
+		let first;
+		try {
+			first = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, concurrency: 1 });
+		} finally {
+			stateIo.writeAll = original;
+		}
+		assert.deepEqual(first.conflicts.map((c) => c.path), ['f7']);
+		// Model the kill: drop everything after 'rollback-start' except some 'restored' records.
+		const recs = (await readJournal(run.paths.journal)).records;
+		const start = recs.findIndex((r) => r.t === 'rollback-start');
+		const kept = recs.slice(0, start + 1).concat(recs.slice(start + 1).filter((r) => r.t === 'restored').slice(0, 5));
+		writeFileSync(run.paths.journal, JOURNAL_MAGIC + kept.map(encodeRecord).join(''));
+
+		const second = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(second.conflicts, []);
+		for (let i = 0; i < 20; i++) assert.equal(readFileSync(join(run.ws, `f${i}`), 'utf8'), `orig ${i}`);
+		assert.equal(existsSync(join(run.ws, 'created')), false);
+		assert.ok(second.unchanged >= 10, 'paths restored by the first attempt are not rewritten');
+
+		const third = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(third, { restored: 0, removed: 0, unchanged: 0, conflicts: [], compensations: [] });
+	});
+
+	it('runs compensations for succeeded steps, newest first, once', async () => {
+		const run = await startRun();
+		for (const id of ['a', 'b', 'c']) {
+			run.journal.append({ t: 'step-start', id, attempt: 1, at: 0 });
+			run.journal.append({ t: 'step-end', id, status: id === 'b' ? 'failed' : 'succeeded', attempt: 1, at: 0, durationMs: 0 });
+		}
+		const calls: string[][] = [];
+		const compensate = async (ids: string[]) => {
+			calls.push(ids);
+			return ids.map((step) => ({ step, ok: true }));
+		};
+		const result = await endAndRollBack(run).then(() => rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, compensate }));
+		// The first rollback had no compensate; the second ran c then a (b failed, nothing to undo).
+		assert.deepEqual(calls, [['c', 'a']]);
+		assert.deepEqual(result.compensations, [
+			{ step: 'c', ok: true },
+			{ step: 'a', ok: true },
+		]);
+		const recs = await records(run);
+		assert.deepEqual(recs.filter((r) => r.t === 'compensated').map((r) => r.t === 'compensated' && r.step), ['c', 'a']);
+		await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, compensate });
+		assert.deepEqual(calls, [['c', 'a']], 'already compensated steps are not compensated again');
+	});
+
+	it('a full disk fails the step with StepError disk-full and leaves nothing half-applied', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'existing.txt'), 'keep me');
+		const fs = run.tx.fsFor('s');
+		const failedOnce = new Set<string>();
+		const firstWorkspaceWrite = (file: string) => !file.includes('.quantum') && !failedOnce.has(file) && Boolean(failedOnce.add(file));
+		await withFullDisk(async () => {
+			await assert.rejects(fs.writeFile('brand/new.txt', 'x'.repeat(1000)), (err: unknown) => {
+				assert.ok(StepError.is(err, 'disk-full'), String(err));
+				assert.match(err.message, /no space left on device/);
+				return true;
+			});
+			await assert.rejects(fs.writeFile('existing.txt', 'y'.repeat(1000)), (err: unknown) => StepError.is(err, 'disk-full'));
+		}, firstWorkspaceWrite);
+		assert.equal(existsSync(join(run.ws, 'brand/new.txt')), false, 'the partial new file is removed');
+		assert.equal(existsSync(join(run.ws, 'brand')), false, 'and the folder made for it');
+		assert.equal(readFileSync(join(run.ws, 'existing.txt'), 'utf8'), 'keep me', 'the overwritten file is put back');
+		// The journal agrees with the disk, so a rollback has nothing to fight over.
+		const result = await endAndRollBack(run);
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(readFileSync(join(run.ws, 'existing.txt'), 'utf8'), 'keep me');
+	});
+
+	it('a full disk while journaling fails the step before any effect', async () => {
+		const run = await startRun();
+		await withFullDisk(async () => {
+			await assert.rejects(run.tx.fsFor('s').writeFile('n.txt', 'x'), (err: unknown) => StepError.is(err, 'disk-full'));
+		}, (file) => file.endsWith('journal.log'));
+		assert.equal(existsSync(join(run.ws, 'n.txt')), false);
+		await run.journal.close();
+	});
+
+	it('a full disk while saving a before-image fails the step cleanly', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'big.txt'), 'original');
+		await withFullDisk(async () => {
+			await assert.rejects(run.tx.fsFor('s').writeFile('big.txt', 'x'), (err: unknown) => StepError.is(err, 'disk-full'));
+		}, (file) => file.includes('blobs'));
+		assert.equal(readFileSync(join(run.ws, 'big.txt'), 'utf8'), 'original');
+		assert.deepEqual(readdirSync(run.paths.blobs), [], 'no temp blob left behind');
+		await run.journal.close();
+	});
+
+	it('goes through the sandbox: escapes and protected paths are refused before anything is journaled', async () => {
+		const run = await startRun();
+		const fs = run.tx.fsFor('s');
+		await assert.rejects(fs.writeFile('../outside.txt', 'x'), (err: unknown) => SandboxError.is(err, 'outside'));
+		await assert.rejects(fs.writeFile('.git/config', 'x'), (err: unknown) => SandboxError.is(err, 'protected'));
+		await assert.rejects(fs.readFile('../etc/passwd'), (err: unknown) => SandboxError.is(err, 'outside'));
+		await run.journal.flush();
+		assert.equal((await records(run)).filter((r) => r.t === 'before').length, 0);
+		await run.journal.close();
+	});
+
+	it('maps errors to StepError codes: not-found, exists', async () => {
+		const run = await startRun();
+		const fs = run.tx.fsFor('s');
+		await assert.rejects(fs.readFile('missing'), (err: unknown) => StepError.is(err, 'not-found'));
+		await assert.rejects(fs.remove('missing'), (err: unknown) => StepError.is(err, 'not-found'));
+		await fs.writeFile('x', '1');
+		await assert.rejects(fs.writeFile('x', '2', { exclusive: true }), (err: unknown) => StepError.is(err, 'exists'));
+		await assert.rejects(fs.copy('x', 'x2').then(() => fs.copy('x', 'x2')), (err: unknown) => StepError.is(err, 'exists'));
+		await assert.rejects(fs.move('missing', 'y'), (err: unknown) => StepError.is(err, 'not-found'));
+		assert.equal(await fs.exists('x'), true);
+		assert.equal(await fs.exists('nope'), false);
+		assert.equal((await fs.readFile('x')).toString(), '1');
+		await run.journal.close();
+	});
+
+	it('copies and moves directory trees, and rolls them back', async () => {
+		const run = await startRun();
+		mkdirSync(join(run.ws, 'src/lib'), { recursive: true });
+		writeFileSync(join(run.ws, 'src/lib/a.js'), 'a');
+		writeFileSync(join(run.ws, 'src/b.js'), 'b');
+		chmodSync(join(run.ws, 'src/b.js'), 0o755);
+		mkdirSync(join(run.ws, 'dst'));
+		writeFileSync(join(run.ws, 'dst/old.txt'), 'old');
+		const before = snapshot(run.ws);
+		const fs = run.tx.fsFor('s');
+		await fs.copy('src', 'copy');
+		assert.equal(readFileSync(join(run.ws, 'copy/lib/a.js'), 'utf8'), 'a');
+		assert.equal(statSync(join(run.ws, 'copy/b.js')).mode & 0o777, 0o755);
+		await fs.move('src', 'dst', { overwrite: true });
+		assert.equal(existsSync(join(run.ws, 'src')), false);
+		assert.equal(existsSync(join(run.ws, 'dst/old.txt')), false);
+		assert.equal(readFileSync(join(run.ws, 'dst/lib/a.js'), 'utf8'), 'a');
+		const result = await endAndRollBack(run);
+		assert.deepEqual(result.conflicts, []);
+		assert.deepEqual(snapshot(run.ws), before);
+	});
+
+	it('concurrent steps touching the same path image it once, and rollback restores the first before-image', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'shared.txt'), 'first');
+		await Promise.all(Array.from({ length: 10 }, (_, i) => run.tx.fsFor(`s${i}`).writeFile('shared.txt', `write ${i}`)));
+		await run.journal.flush();
+		const befores = (await records(run)).filter((r) => r.t === 'before' && r.path === 'shared.txt');
+		assert.equal(befores.filter((r) => r.t === 'before' && r.blob).length, 1);
+		await endAndRollBack(run);
+		assert.equal(readFileSync(join(run.ws, 'shared.txt'), 'utf8'), 'first');
+	});
+
+	it('a resumed run does not image paths again and rollback still restores the starting bytes', async () => {
+		const run = await startRun();
+		writeFileSync(join(run.ws, 'r.txt'), 'start');
+		await run.tx.fsFor('s1').writeFile('r.txt', 'after step 1');
+		run.tx.dispose();
+		await run.journal.close();
+		// A new process resumes the run.
+		const previous = (await readJournal(run.paths.journal)).records;
+		const journal = await Journal.open(run.paths.journal);
+		const tx = createTransaction({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, journal, previous });
+		await tx.fsFor('s2').writeFile('r.txt', 'after step 2');
+		tx.dispose();
+		await journal.close();
+		const recs = (await readJournal(run.paths.journal)).records.filter((r) => r.t === 'before');
+		assert.equal(recs.length, 2);
+		assert.equal(recs[1].t === 'before' && recs[1].blob, undefined, 'the second is only an in-flight marker');
+		await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.equal(readFileSync(join(run.ws, 'r.txt'), 'utf8'), 'start');
+	});
+
+	it('rolls back 2,000 journaled writes well under a second', async function () {
+		this.timeout(60_000);
+		const run = await startRun();
+		mkdirSync(join(run.ws, 'm'));
+		for (let i = 0; i < 1000; i++) writeFileSync(join(run.ws, 'm', `${i}.txt`), `original ${i}\n`);
+		const limit = 16;
+		const ids = Array.from({ length: 2000 }, (_, i) => i);
+		for (let i = 0; i < ids.length; i += limit) {
+			await Promise.all(
+				ids.slice(i, i + limit).map((n) =>
+					n < 1000 ? run.tx.fsFor(`m${n}`).writeFile(`m/${n}.txt`, `modified ${n}\n`) : run.tx.fsFor(`c${n}`).writeFile(`c/${n}.txt`, `created ${n}\n`),
+				),
+			);
+		}
+		run.tx.dispose();
+		await run.journal.close();
+		const t0 = performance.now();
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		const ms = performance.now() - t0;
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(result.restored, 1000);
+		assert.equal(result.removed, 1001);
+		assert.equal(readFileSync(join(run.ws, 'm/999.txt'), 'utf8'), 'original 999\n');
+		assert.equal(existsSync(join(run.ws, 'c')), false);
+		console.log(`      rollback of 2,000 files: ${ms.toFixed(0)} ms`);
+		assert.ok(ms < 1000, `rollback of 2,000 files took ${ms.toFixed(0)} ms`);
+	});
+});
