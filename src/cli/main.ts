@@ -6,7 +6,7 @@ import { createEngine, type Engine, type RunResult } from '../core/engine';
 import type { RunStatus } from '../core/engine/events';
 import { EXECUTION_MODES, ON_FAILURE, type Workflow } from '../core/workflow/schema';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
-import { RunDisplay, formatDuration, type DisplayMode } from './display';
+import { RunDisplay, formatDuration, plural, type DisplayMode } from './display';
 import { TtyPrompter } from './prompter';
 import { printPlan, planJson } from './planView';
 import { printRuns } from './runsView';
@@ -290,6 +290,54 @@ export function buildProgram(cli: Cli): Command {
 			const runs = (await engine.runs()).slice(0, o.limit);
 			if (o.json) cli.out(JSON.stringify(runs));
 			else printRuns(runs, (l) => cli.out(l));
+		});
+
+	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
+	checkpoint
+		.command('create')
+		.description('save the current content of every file runs have touched')
+		.argument('<name>', 'checkpoint name')
+		.option('--replace', 'replace an existing checkpoint of that name')
+		.option('--path <path...>', 'save these paths instead (directories included)')
+		.action(async (name: string, o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const info = await engine.checkpoints.create(name, { replace: o.replace, paths: o.path });
+			cli.out(`Checkpoint ${info.name}: ${plural(info.files, 'file')}, ${plural(info.dirs, 'folder')}, ${info.bytes} bytes`);
+			for (const s of info.skipped) cli.out(`  not saved: ${s.path}: ${s.reason}`);
+		});
+	checkpoint
+		.command('list')
+		.description('list checkpoints')
+		.option('--json', 'machine-readable list')
+		.action(async (o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const list = await engine.checkpoints.list();
+			if (o.json) return cli.out(JSON.stringify(list));
+			if (list.length === 0) return cli.out('No checkpoints. Make one with: qo checkpoint create NAME');
+			for (const c of list) {
+				cli.out(`${c.name}  ${new Date(c.createdAt).toISOString().replace('T', ' ').slice(0, 19)}  ${plural(c.files, 'file')}, ${c.bytes} bytes`);
+			}
+		});
+	checkpoint
+		.command('restore')
+		.description('put a checkpoint back (itself a run you can roll back)')
+		.argument('<name>', 'checkpoint name')
+		.option('-f, --force', 'also overwrite files changed outside any run')
+		.action(async (name: string, o) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			const r = await engine.checkpoints.restore(name, { force: o.force });
+			cli.out(`Restored ${name}: ${r.restored} restored, ${r.removed} removed, ${r.unchanged} unchanged (run ${r.runId}; undo with qo rollback ${r.runId})`);
+			for (const c of r.conflicts) cli.out(`  conflict, left alone: ${c.path}: ${c.reason}`);
+			cli.exitCode = r.conflicts.length ? EXIT.failed : EXIT.ok;
+		});
+	checkpoint
+		.command('delete')
+		.description('delete a checkpoint')
+		.argument('<name>', 'checkpoint name')
+		.action(async (name: string) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			await engine.checkpoints.delete(name);
+			cli.out(`Deleted checkpoint ${name}`);
 		});
 
 	return program;

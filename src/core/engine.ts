@@ -32,6 +32,15 @@ import {
 	type RunSummary,
 } from './state/runStore';
 import type { JournalRecord } from './state/records';
+import {
+	createCheckpoint,
+	deleteCheckpoint,
+	listCheckpoints,
+	restoreCheckpoint,
+	type CheckpointInfo,
+	type CheckpointRestoreResult,
+} from './state/checkpoints';
+import { collectGarbage, type GcPolicy } from './state/gc';
 import { loadWorkflowFile, parseWorkflowText } from './workflow/parse';
 import type { Workflow } from './workflow/schema';
 
@@ -50,6 +59,17 @@ export interface EngineOptions {
 	sandboxPolicy?: Partial<SandboxPolicy>;
 	/** Regexes for env var names removed from child processes; default DEFAULT_SECRET_PATTERNS. */
 	secretPatterns?: string[];
+	/** Limits for old run state and checkpoints, applied after each run; default DEFAULT_GC_POLICY. */
+	gc?: Partial<GcPolicy>;
+}
+
+export interface Checkpoints {
+	/** Save the current content of every path runs touched (or `paths`). */
+	create(name: string, opts?: { paths?: string[]; replace?: boolean }): Promise<CheckpointInfo>;
+	list(): Promise<CheckpointInfo[]>;
+	/** Put a checkpoint back, as a journaled run that can itself be rolled back. */
+	restore(name: string, opts?: { force?: boolean }): Promise<CheckpointRestoreResult>;
+	delete(name: string): Promise<void>;
 }
 
 export interface RunOptions {
@@ -87,6 +107,7 @@ export interface Engine {
 	/** Accept a run's changes: its before-images are released and it can no longer be rolled back. */
 	commit(runId?: string): Promise<string>;
 	runs(): Promise<RunSummary[]>;
+	readonly checkpoints: Checkpoints;
 	dispose(): void;
 }
 
@@ -123,6 +144,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		loadProbe: () => loadavg()[0] / cores,
 	};
 	const parseOptions = { registry, env, workspace: sandbox.root };
+	const checkpointContext = { workspace: sandbox.root, stateDir, sandbox };
 
 	const durationKey = (workflow: Workflow, id: string) => `${workflow.name}#${id}`;
 
@@ -200,6 +222,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			},
 		};
 		await updateRunSummary(stateDir, runId, summary).catch((err) => services.logger.log('warn', 'state', describeError(err)));
+		await collectGarbage(stateDir, opts.gc, { keep: [runId] }).then(
+			(gc) => {
+				if (gc.removedRuns.length) services.logger.log('info', 'gc', `removed ${gc.removedRuns.length} old runs (${gc.freedBytes} bytes)`);
+				if (gc.overLimit) services.logger.log('warn', 'gc', gc.overLimit);
+			},
+			(err) => services.logger.log('warn', 'gc', describeError(err)),
+		);
 		if (events.active) {
 			events.emit({ type: 'run-finished', runId, status: outcome.status, durationMs: outcome.durationMs, counts: outcome.counts, message: outcome.message });
 		}
@@ -396,6 +425,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		rollback,
 		commit,
 		runs: () => listRuns(stateDir),
+		checkpoints: {
+			create: (name, o) => createCheckpoint(checkpointContext, name, o),
+			list: () => listCheckpoints(checkpointContext),
+			restore: (name, o) => restoreCheckpoint(checkpointContext, name, o),
+			delete: (name) => deleteCheckpoint(checkpointContext, name),
+		},
 		dispose() {},
 	};
 }

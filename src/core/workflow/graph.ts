@@ -199,11 +199,7 @@ export function findCycle(instructions: readonly GraphNode[]): string[] | undefi
 	return findCycles(instructions, 1)[0];
 }
 
-/**
- * Dependency cycles, each closed and starting at its lowest-index step; every step is in at most one reported cycle.
- * Unknown dependency ids and duplicate ids (the first one wins) are tolerated, so the parser can call it on bad input;
- * the parser passes the id → first index map it already has.
- */
+/** Every separate cycle (closed, lowest index first); tolerates unknown and duplicate ids so the parser can use it. */
 export function findCycles(instructions: readonly GraphNode[], limit = Infinity, indexOf?: Map<string, number>): string[][] {
 	const n = instructions.length;
 	const g = compress(instructions, false, indexOf);

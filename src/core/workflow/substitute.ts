@@ -5,10 +5,7 @@ import { WorkflowError } from '../errors';
 export const REFERENCE_ROOTS = ['vars', 'env', 'context', 'workspace', 'steps'] as const;
 export type ReferenceRoot = (typeof REFERENCE_ROOTS)[number];
 
-/**
- * One `${...}` reference as written. `path` holds the segments after the root; for `steps` it is normalised to
- * `[id, 'output', ...rest]` (the id is everything before the first `output` segment, so ids may contain dots).
- */
+/** One `${...}` reference; for `steps`, path is `[id, 'output', ...rest]` (the id is all before the first `output`). */
 export interface Reference {
 	root: string;
 	path: string[];
@@ -219,10 +216,7 @@ export function substituteString(text: string, scope: SubstitutionScope): unknow
 	return out;
 }
 
-/**
- * Substitutes every string deep inside objects and arrays (keys are left alone); unchanged subtrees are returned
- * as is. A failure is a WorkflowError 'reference' whose location.path is the value's path (e.g. `args[1]`).
- */
+/** Deep substitution of string values (not keys), sharing unchanged subtrees; errors carry location.path (`args[1]`). */
 export function substitute(value: unknown, scope: SubstitutionScope): unknown {
 	const keys: (string | number)[] = [];
 	try {
@@ -318,8 +312,7 @@ export function formatKeys(keys: readonly PropertyKey[]): string {
 	return out;
 }
 
-/** Appends one key to a formatted JSON path. */
-export function appendKey(path: string, key: PropertyKey): string {
+function appendKey(path: string, key: PropertyKey): string {
 	if (typeof key === 'number') return `${path}[${key}]`;
 	if (typeof key === 'symbol') return `${path}[${String(key)}]`;
 	if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return path ? `${path}.${key}` : key;
