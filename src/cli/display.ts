@@ -50,6 +50,8 @@ export class RunDisplay {
 	private frameTimer: NodeJS.Timeout | undefined;
 	private statusShown = false;
 	private listAll = true;
+	/** While a question is on screen, lines wait here instead of writing over it. */
+	private held: string[] | undefined;
 
 	constructor(
 		private readonly mode: DisplayMode,
@@ -131,6 +133,10 @@ export class RunDisplay {
 
 	/** Prints a line above the status line. */
 	line(text: string): void {
+		if (this.held) {
+			this.held.push(text);
+			return;
+		}
 		this.clearStatus();
 		this.out.write(`${text}\n`);
 		if (this.mode === 'tty') this.scheduleFrame();
@@ -143,8 +149,21 @@ export class RunDisplay {
 		}
 	}
 
+	/** Stops drawing while the terminal asks a question; `release` prints what came in meanwhile. */
+	hold(): void {
+		this.finish();
+		this.held ??= [];
+	}
+
+	release(): void {
+		const lines = this.held ?? [];
+		this.held = undefined;
+		for (const l of lines) this.line(l);
+		this.scheduleFrame();
+	}
+
 	private scheduleFrame(): void {
-		if (this.mode !== 'tty' || this.frameTimer) return;
+		if (this.mode !== 'tty' || this.frameTimer || this.held) return;
 		const wait = Math.max(0, FRAME_MS - (Date.now() - this.lastFrame));
 		this.frameTimer = setTimeout(() => {
 			this.frameTimer = undefined;

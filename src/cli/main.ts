@@ -71,7 +71,7 @@ class Cli {
 
 	prompter(yes: boolean, display: RunDisplay | undefined): DecisionPrompter {
 		if (yes) return approveAll;
-		if (this.io.stdin.isTTY && this.io.stderr.isTTY) return new TtyPrompter(this.io.stdin, this.io.stderr, () => display?.finish());
+		if (this.io.stdin.isTTY && this.io.stderr.isTTY) return new TtyPrompter(this.io.stdin, this.io.stderr, () => display?.hold(), () => display?.release());
 		return rejectAll;
 	}
 

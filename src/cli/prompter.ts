@@ -9,6 +9,7 @@ export class TtyPrompter implements DecisionPrompter {
 		private readonly input: NodeJS.ReadableStream,
 		private readonly output: NodeJS.WritableStream,
 		private readonly beforePrompt: () => void = () => {},
+		private readonly afterPrompt: () => void = () => {},
 	) {}
 
 	decide(request: DecisionRequest, signal: AbortSignal): Promise<DecisionAnswer> {
@@ -51,6 +52,7 @@ export class TtyPrompter implements DecisionPrompter {
 			return { approve: false, reason: signal.aborted ? 'the run was cancelled' : 'no answer' };
 		} finally {
 			rl.close();
+			this.afterPrompt();
 		}
 	}
 }
