@@ -3,25 +3,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createEngine } from '../src/core/engine';
+import { FINAL_STEP_STATES } from '../src/core/engine/events';
 import { Journal } from '../src/core/state/journal';
-import { depIds, lowerBound, type Dag } from './dag';
+import { lowerBound, type Dag } from './dag';
 import { PeakMemory } from './memory';
-import type { MakespanResult, MakespanTask, PhasesResult, PhasesTask, SchedResult, SchedTask } from './tasks';
+import type { JournalRecord } from '../src/core/state/records';
+import type { JournalCounters, MakespanResult, MakespanTask, PhasesResult, PhasesTask, SchedResult, SchedTask } from './tasks';
+import { WORKFLOW_NAME, workflowText } from './workflows';
 import { tempWorkspace } from './workspace';
 
-export const WORKFLOW_NAME = 'bench';
-
-export function workflowText(dag: Dag, concurrency: number): string {
-	const deps = depIds(dag);
-	const instructions = dag.ids.map((id, i) => ({
-		id,
-		type: 'util',
-		operation: 'wait',
-		parameters: { ms: dag.durations[i] },
-		dependencies: deps[i],
-	}));
-	return JSON.stringify({ version: 1, name: WORKFLOW_NAME, settings: { mode: 'parallel', max_parallel: concurrency, on_failure: 'stop' }, instructions });
-}
+const hrtimeUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function engineSched(task: SchedTask, dag: Dag): Promise<SchedResult> {
 	const text = workflowText(dag, task.concurrency);
@@ -31,19 +22,26 @@ export async function engineSched(task: SchedTask, dag: Dag): Promise<SchedResul
 		let events = 0;
 		if (task.runner === 'engine-events') engine.events.on(() => events++);
 		const mem = new PeakMemory();
+		const parseStart = hrtimeUs();
 		let t = performance.now();
 		const workflow = engine.parse(text);
 		const parseMs = performance.now() - t;
+		const parseEnd = hrtimeUs();
 		const parsePeak = mem.peak();
 		const runMem = new PeakMemory();
+		const runStart = hrtimeUs();
+		const cpu = process.cpuUsage();
 		t = performance.now();
 		const result = await engine.run(workflow);
 		const runMs = performance.now() - t;
+		const cpuUsed = process.cpuUsage(cpu);
+		const runEnd = hrtimeUs();
 		const runPeak = runMem.peak();
 		return {
 			kind: 'sched',
 			parseMs,
 			runMs,
+			cpuMs: (cpuUsed.user + cpuUsed.system) / 1000,
 			status: result.status,
 			events: task.runner === 'engine-events' ? events : undefined,
 			memory: {
@@ -52,6 +50,7 @@ export async function engineSched(task: SchedTask, dag: Dag): Promise<SchedResul
 				rise: Math.max(0, Math.max(parsePeak, runPeak) - mem.baseline),
 				runRise: Math.max(0, runPeak - runMem.baseline),
 			},
+			windows: { parse: [parseStart, parseEnd], run: [runStart, runEnd] },
 		};
 	} finally {
 		await ws.dispose();
@@ -70,40 +69,56 @@ export async function engineMakespan(task: MakespanTask, dag: Dag): Promise<Make
 			await writeFile(path.join(ws.dir, '.quantum', 'stats.json'), JSON.stringify({ version: 1, steps }));
 		}
 		const engine = await createEngine({ workspace: ws.dir });
+		// First step start → last step end, as for the peers: the events fire synchronously at each transition.
+		let first = -1;
+		let last = -1;
+		engine.events.on((e) => {
+			if (e.type !== 'step') return;
+			if (e.state === 'running') {
+				if (first < 0) first = performance.now();
+			} else if (FINAL_STEP_STATES.has(e.state)) last = performance.now();
+		});
 		const workflow = engine.parse(text);
 		const t = performance.now();
 		const result = await engine.run(workflow);
 		const runMs = performance.now() - t;
-		return { kind: 'makespan', makespanMs: result.durationMs, runMs, status: result.status, ...lowerBound(dag, task.concurrency) };
+		return {
+			kind: 'makespan',
+			makespanMs: last - first,
+			engineDurationMs: result.durationMs,
+			runMs,
+			status: result.status,
+			...lowerBound(dag, task.concurrency),
+		};
 	} finally {
 		await ws.dispose();
 	}
 }
 
-interface JournalCounters {
-	appendMs: number;
-	appends: number;
-	commitMs: number;
-	commits: number;
-	bytes: number;
-}
-
 /** Times Journal.append (encode + buffer, synchronous) and each group commit (write + fdatasync, async). */
 function instrumentJournal(): JournalCounters {
-	const counters: JournalCounters = { appendMs: 0, appends: 0, commitMs: 0, commits: 0, bytes: 0 };
-	type Proto = { append(this: Journal, rec: unknown): void; commit(this: Journal, batch: string[], target: number): Promise<void> };
+	const counters: JournalCounters = { appendMs: {}, appends: {}, chars: {}, commitMs: 0, commits: 0 };
+	type Proto = {
+		append(this: Journal, rec: JournalRecord): void;
+		commit(this: Journal, batch: string[], target: number): Promise<void>;
+		pending: string[];
+	};
 	const proto = Journal.prototype as unknown as Proto;
 	const append = proto.append;
 	const commit = proto.commit;
 	proto.append = function (rec) {
 		const t = performance.now();
 		append.call(this, rec);
-		counters.appendMs += performance.now() - t;
-		counters.appends++;
+		const ms = performance.now() - t;
+		const pending = (this as unknown as Partial<Proto>).pending;
+		counters.appendMs[rec.t] = (counters.appendMs[rec.t] ?? 0) + ms;
+		counters.appends[rec.t] = (counters.appends[rec.t] ?? 0) + 1;
+		counters.chars[rec.t] = (counters.chars[rec.t] ?? 0) + (pending?.[pending.length - 1]?.length ?? 0);
 	};
+	// The journal's internals may change under the lead's hands: time commits only while `commit` exists.
+	if (typeof commit !== 'function') return counters;
 	proto.commit = async function (batch, target) {
 		const t = performance.now();
-		for (const line of batch) counters.bytes += line.length;
 		try {
 			await commit.call(this, batch, target);
 		} finally {

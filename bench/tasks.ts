@@ -61,9 +61,13 @@ export interface SchedResult {
 	parseMs?: number;
 	/** Build + schedule + run every step (engine: engine.run, which plans, journals and runs). */
 	runMs: number;
+	/** CPU time (user + system, all threads) over the same span: less sensitive to a busy machine than wall time. */
+	cpuMs: number;
 	status: string;
 	events?: number;
 	memory: MemoryFigures;
+	/** Engine only: when parse and run happened, in µs of process.hrtime (the clock of --cpu-prof profiles). */
+	windows?: { parse: [number, number]; run: [number, number] };
 }
 
 export interface MakespanResult {
@@ -74,7 +78,19 @@ export interface MakespanResult {
 	lowerBoundMs: number;
 	/** Engine only: wall time of the whole engine.run call (plan, journal, bookkeeping included). */
 	runMs?: number;
+	/** Engine only: the run's own duration (execute start → scheduler done, ms clock). */
+	engineDurationMs?: number;
 	status: string;
+}
+
+/** Journal.append (encode + buffer) by record type, and group commits (write + fdatasync). */
+export interface JournalCounters {
+	appendMs: Record<string, number>;
+	appends: Record<string, number>;
+	/** Characters appended by record type (the `run` record carries a snapshot of the whole workflow). */
+	chars: Record<string, number>;
+	commitMs: number;
+	commits: number;
 }
 
 export interface PhasesResult {
@@ -87,7 +103,7 @@ export interface PhasesResult {
 	runMs: number;
 	/** The run's own duration (scheduler start → last step final), from the engine. */
 	executeMs: number;
-	journal: { appendMs: number; appends: number; commitMs: number; commits: number; bytes: number };
+	journal: JournalCounters;
 	events: number;
 	status: string;
 }

@@ -1,45 +1,64 @@
-// Content-addressed before-images: <dir>/<sha256>, written and fsynced before any record that names them is durable.
+// Content-addressed before-images: <dir>/<sha256>, durable before the effect they allow to be undone.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { access, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { createReadStream, renameSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
 import { fsyncDir, ioError, tempNameFor } from './atomicFs';
-import { IN_MEMORY_LIMIT, sha256 } from './fsState';
-import { isMissing, stateIo } from './io';
+import { readFileFast, sha256 } from './fsState';
+import { GroupSync } from './groupSync';
+import { isMissing, stateIo, writeDurably } from './io';
 
 /**
- * One folder of blobs. put() makes the blob's bytes durable (temp file + fdatasync + rename); the folder's new
- * entries become durable with sync(), which the journal runs once per group commit (onBeforeCommit), so a run that
- * saves many before-images pays one folder fsync per commit, not one per blob.
+ * One folder of blobs. A blob's bytes are made durable by write() (temp file + fdatasync + rename, so a name always
+ * holds complete content); the folder entries by sync(), shared by concurrent callers (one folder fsync serves many
+ * blobs). Identical content is stored once per store. write(..., false) skips the fsyncs, for copies whose loss in
+ * a power cut is acceptable (a step's own before-image: see transaction.ts); asking for the same blob durably
+ * later makes it durable then.
  */
 export class BlobStore {
-	private readonly known = new Map<string, Promise<void>>();
+	private readonly known = new Map<string, { done: Promise<void>; durable: boolean }>();
 	private dirReady: Promise<void> | undefined;
-	private dirty = false;
-	private syncing: Promise<void> | undefined;
+	private readonly dirSync: GroupSync;
 
-	constructor(readonly dir: string) {}
+	constructor(readonly dir: string) {
+		this.dirSync = new GroupSync(async () => {
+			try {
+				await fsyncDir(this.dir);
+			} catch (err) {
+				throw ioError('before-image folder', this.dir, err);
+			}
+		});
+	}
 
 	pathOf(hash: string): string {
 		return path.join(this.dir, hash);
 	}
 
-	/** Store bytes under their sha256 (once per content) and return the hash. */
-	async put(data: Uint8Array, hash = sha256(data)): Promise<string> {
-		await this.once(hash, () => this.writeBlob(hash, data));
+	/** Store bytes whose sha256 is `hash`; resolves when they are complete under their name (durably: then sync()). */
+	write(hash: string, data: Uint8Array, durable = true): Promise<void> {
+		const entry = this.known.get(hash);
+		if (entry && (entry.durable || !durable)) return entry.done;
+		const done = entry
+			? entry.done.then(() => this.syncExisting(hash))
+			: this.writeBlob(hash, data, durable);
+		this.known.set(hash, { done, durable });
+		done.catch(() => {
+			if (this.known.get(hash)?.done === done) this.known.delete(hash);
+		});
+		return done;
+	}
+
+	/** write() and sync(): the blob and its folder entry are durable. Returns the hash. */
+	async put(data: Uint8Array): Promise<string> {
+		const hash = sha256(data);
+		await this.write(hash, data);
+		await this.sync();
 		return hash;
 	}
 
-	/**
-	 * Store a file's current bytes and return their hash, plus the bytes when small enough to keep in memory
-	 * (a failed write can then be undone without reading the blob back).
-	 */
-	async putFile(abs: string, size: number): Promise<{ hash: string; data?: Buffer }> {
-		if (size <= IN_MEMORY_LIMIT) {
-			const data = await readFile(abs);
-			return { hash: await this.put(data), data };
-		}
+	/** Store a large file's bytes by streaming (never whole in memory); returns their hash once durable (then sync()). */
+	async putLargeFile(abs: string): Promise<string> {
 		await this.ensureDir();
 		const temp = tempNameFor(path.join(this.dir, 'stream'));
 		const hash = createHash('sha256');
@@ -61,12 +80,10 @@ export class BlobStore {
 			throw ioError('before-image of', abs, err);
 		}
 		const digest = hash.digest('hex');
-		await this.once(digest, async () => {
-			await rename(temp, this.pathOf(digest));
-			this.dirty = true;
-		});
-		await unlink(temp).catch(() => undefined); // still there when the content was already stored
-		return { hash: digest };
+		const placed = rename(temp, this.pathOf(digest)).then(() => this.dirSync.mark());
+		this.known.set(digest, { done: placed, durable: true });
+		await placed;
+		return digest;
 	}
 
 	/** The bytes of a blob, checked against their hash: a damaged blob is StateError 'corrupt', never restored. */
@@ -74,7 +91,7 @@ export class BlobStore {
 		const file = this.pathOf(hash);
 		let data: Buffer;
 		try {
-			data = await readFile(file);
+			data = await readFileFast(file);
 		} catch (err) {
 			if (isMissing(err)) throw new StateError('not-found', `before-image ${file} is missing`);
 			throw new StateError('io', `cannot read before-image ${file}: ${err instanceof Error ? err.message : String(err)}`);
@@ -83,29 +100,9 @@ export class BlobStore {
 		return data;
 	}
 
-	/** Make the folder's new entries durable (no-op when nothing was added since the last call). */
-	async sync(): Promise<void> {
-		while (this.syncing) await this.syncing.catch(() => undefined);
-		if (!this.dirty) return;
-		this.dirty = false;
-		const run = fsyncDir(this.dir).catch((err: unknown) => {
-			this.dirty = true;
-			throw ioError('before-image folder', this.dir, err);
-		});
-		this.syncing = run.finally(() => {
-			this.syncing = undefined;
-		});
-		await run;
-	}
-
-	private async once(hash: string, write: () => Promise<void>): Promise<void> {
-		let p = this.known.get(hash);
-		if (!p) {
-			p = write();
-			this.known.set(hash, p);
-			p.catch(() => this.known.delete(hash));
-		}
-		await p;
+	/** Make the folder entries of every blob written so far durable (shared with concurrent callers). */
+	sync(): Promise<void> {
+		return this.dirSync.wait();
 	}
 
 	private ensureDir(): Promise<void> {
@@ -121,30 +118,34 @@ export class BlobStore {
 		return this.dirReady;
 	}
 
-	private async writeBlob(hash: string, data: Uint8Array): Promise<void> {
+	/** fdatasync a blob first stored without it. */
+	private async syncExisting(hash: string): Promise<void> {
 		const file = this.pathOf(hash);
 		try {
-			await this.ensureDir();
-			await access(file);
-			this.dirty = true; // stored by an earlier process; its folder entry may not be durable yet
-			return;
-		} catch (err) {
-			if (!isMissing(err)) throw ioError('before-image', file, err);
-		}
-		const temp = tempNameFor(file);
-		let created = false;
-		try {
-			const fh = await open(temp, 'wx', 0o600);
-			created = true;
+			const fh = await open(file, 'r');
 			try {
-				await stateIo.writeAll(fh, data, 0, temp);
-				await stateIo.datasync(fh, temp);
+				await stateIo.datasync(fh, file);
 			} finally {
 				await fh.close();
 			}
-			await rename(temp, file);
+			this.dirSync.mark();
+		} catch (err) {
+			throw ioError('before-image', file, err);
+		}
+	}
+
+	private async writeBlob(hash: string, data: Uint8Array, durable: boolean): Promise<void> {
+		const file = this.pathOf(hash);
+		const temp = tempNameFor(file);
+		let created = false;
+		try {
+			await this.ensureDir();
+			created = true; // from here on a temp file may exist
+			await writeDurably(temp, data, { flags: 'wx', createMode: 0o600, sync: durable ? 'data' : 'none' });
+			// Replacing a blob of the same name (stored by an earlier process) is harmless: same content.
+			renameSync(temp, file);
 			created = false;
-			this.dirty = true;
+			if (durable) this.dirSync.mark();
 		} catch (err) {
 			if (created) await unlink(temp).catch(() => undefined);
 			throw ioError('before-image', file, err);

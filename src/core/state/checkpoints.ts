@@ -8,7 +8,7 @@ import { SandboxError, StateError, StepError } from '../errors';
 import type { Sandbox } from '../sandbox/types';
 import { fsyncDir, ioError, readJsonFile, writeJsonAtomic } from './atomicFs';
 import { BlobStore } from './blobs';
-import { inspectPath, lstatOrUndefined } from './fsState';
+import { IN_MEMORY_LIMIT, inspectPath, lstatOrUndefined, readFileFast, sha256 } from './fsState';
 import type { PathState } from './fsState';
 import { errnoCode, isMissing } from './io';
 import { Journal, readJournal } from './journal';
@@ -54,6 +54,8 @@ export interface CheckpointInfo {
 	absent: number;
 	bytes: number;
 	skipped: SkippedPath[];
+	/** Set when the manifest is damaged (StateError 'corrupt' message, naming the file). */
+	error?: string;
 }
 
 export interface CheckpointRestoreResult {
@@ -186,7 +188,13 @@ async function saveEntry(sandbox: Sandbox, blobs: BlobStore, rel: string): Promi
 	if (!st) return { path: rel, kind: 'absent' };
 	if (st.isDirectory()) return { path: rel, kind: 'dir', mode: st.mode & 0o7777 };
 	if (!st.isFile()) return { path: rel, reason: 'is a socket, FIFO or device' };
-	const { hash } = await blobs.putFile(abs, st.size);
+	let hash: string;
+	if (st.size > IN_MEMORY_LIMIT) hash = await blobs.putLargeFile(abs);
+	else {
+		const data = await readFileFast(abs);
+		hash = sha256(data);
+		await blobs.write(hash, data);
+	}
 	return { path: rel, kind: 'file', blob: hash, mode: st.mode & 0o7777, size: st.size };
 }
 
@@ -253,7 +261,7 @@ async function readManifest(stateDir: string, name: string): Promise<CheckpointM
 	}
 }
 
-/** Complete checkpoints, oldest first. A damaged manifest is a StateError 'corrupt' naming it. */
+/** Complete checkpoints, oldest first; one with a damaged manifest is listed with `error` (restore refuses it). */
 export async function listCheckpoints(ctx: { workspace: string; stateDir?: string }): Promise<CheckpointInfo[]> {
 	const stateDir = ctx.stateDir ?? stateDirFor(ctx.workspace);
 	let names: string[];
@@ -265,17 +273,26 @@ export async function listCheckpoints(ctx: { workspace: string; stateDir?: strin
 	}
 	const out: CheckpointInfo[] = [];
 	for (const name of names) {
-		if (!(await lstatOrUndefined(path.join(checkpointsDir(stateDir), name, MANIFEST)))) continue; // being replaced
-		out.push(info(await readManifest(stateDir, name)));
+		const manifest = path.join(checkpointsDir(stateDir), name, MANIFEST);
+		const st = await lstatOrUndefined(manifest);
+		if (!st) continue; // being replaced, or a leftover gc removes
+		try {
+			out.push(info(await readManifest(stateDir, name)));
+		} catch (err) {
+			// One damaged manifest must not hide the other checkpoints: list it with its error.
+			if (!StateError.is(err, 'corrupt')) throw err;
+			out.push({ name, createdAt: st.mtimeMs, files: 0, dirs: 0, absent: 0, bytes: 0, skipped: [], error: err.message });
+		}
 	}
 	return out.sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : 1));
 }
 
-/** Delete a checkpoint. */
+/** Delete a checkpoint (a damaged one too). */
 export async function deleteCheckpoint(ctx: { workspace: string; stateDir?: string }, name: string): Promise<void> {
 	const stateDir = ctx.stateDir ?? stateDirFor(ctx.workspace);
-	await readManifest(stateDir, name);
+	assertSafeName('checkpoint name', name);
 	const dir = path.join(checkpointsDir(stateDir), name);
+	if (!(await lstatOrUndefined(dir))) throw new StateError('not-found', `no checkpoint named "${name}"`);
 	const aside = path.join(checkpointsDir(stateDir), `.old-${name}-${randomBytes(4).toString('hex')}`);
 	await rename(dir, aside);
 	await fsyncDir(checkpointsDir(stateDir));

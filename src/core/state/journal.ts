@@ -1,4 +1,4 @@
-// The run journal: append-only, one framed record per line, group-committed with one write + one fdatasync.
+// The run journal: append-only, one framed record per line, group-committed with one durable write per commit.
 //
 // On-disk format (text, so `less journal.log` shows what happened):
 //   line 1:       `qo-journal 1`                                   (format marker and version)
@@ -9,6 +9,7 @@
 // A record counts only when its line is complete and both len and crc match. An incomplete or bad line with no
 // good record after it is a torn tail (a crash mid-append): it is cut on open and never parsed. A bad line with
 // good records after it is corruption: it is reported with its byte offset and nothing is cut.
+import { constants } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -179,7 +180,8 @@ export interface JournalStats {
 
 /**
  * An open journal. append() only buffers (O(1)); flush() makes everything appended so far durable with one write
- * and one fdatasync, and callers that arrive while a commit is in flight share the next one (group commit).
+ * (O_DSYNC where available, else write + fdatasync), and callers that arrive while a commit is in flight share the
+ * next one (group commit).
  */
 export class Journal {
 	readonly stats: JournalStats = { appends: 0, commits: 0, fsyncs: 0, bytes: 0 };
@@ -190,7 +192,6 @@ export class Journal {
 	private inflight: Promise<void> | undefined;
 	private inflightTarget = 0;
 	private queued: Promise<void> | undefined;
-	private readonly hooks: (() => Promise<void>)[] = [];
 	private failure: StateError | undefined;
 	private closed = false;
 
@@ -201,6 +202,8 @@ export class Journal {
 		private size: number,
 		/** Bytes of torn tail cut when the journal was opened (0 normally). */
 		readonly tornBytesCut: number,
+		/** Opened with O_DSYNC: a commit's write is durable when it returns, no separate fdatasync round trip. */
+		private readonly dsync: boolean,
 	) {}
 
 	/**
@@ -210,12 +213,13 @@ export class Journal {
 	static async open(file: string): Promise<Journal> {
 		let fh: FileHandle;
 		let created = false;
+		const dsync = constants.O_DSYNC ?? 0;
 		try {
-			fh = await open(file, 'r+');
+			fh = await open(file, constants.O_RDWR | dsync);
 		} catch (err) {
 			if (!isMissing(err)) throw ioError('journal', file, err);
 			try {
-				fh = await open(file, 'wx+', 0o644);
+				fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | dsync, 0o644);
 			} catch (err2) {
 				throw ioError('journal', file, err2);
 			}
@@ -236,7 +240,7 @@ export class Journal {
 				await fh.truncate(size);
 				await stateIo.datasync(fh, file);
 			}
-			return new Journal(file, fh, size, s.fresh ? 0 : s.tornBytes);
+			return new Journal(file, fh, size, s.fresh ? 0 : s.tornBytes, dsync !== 0);
 		} catch (err) {
 			await fh.close().catch(() => undefined);
 			throw err instanceof StateError ? err : ioError('journal', file, err);
@@ -270,18 +274,6 @@ export class Journal {
 		return this.startCommit();
 	}
 
-	/**
-	 * Register work that must be durable before any record of the next commit is (e.g. fsync of the blob folder whose
-	 * new entries 'before' records name). Returns an unregister function.
-	 */
-	onBeforeCommit(hook: () => Promise<void>): () => void {
-		this.hooks.push(hook);
-		return () => {
-			const i = this.hooks.indexOf(hook);
-			if (i >= 0) this.hooks.splice(i, 1);
-		};
-	}
-
 	/** Flush what is pending and close the file. */
 	async close(): Promise<void> {
 		if (this.closed) return;
@@ -310,9 +302,8 @@ export class Journal {
 	private async commit(batch: string[], target: number): Promise<void> {
 		const data = Buffer.from(batch.length === 1 ? batch[0] : batch.join(''));
 		try {
-			for (const hook of this.hooks) await hook();
 			await stateIo.writeAll(this.fh, data, this.size, this.file);
-			await stateIo.datasync(this.fh, this.file);
+			if (!this.dsync) await stateIo.datasync(this.fh, this.file);
 		} catch (err) {
 			// Keep the records for the next commit and cut any partial write, so the file never holds a torn middle.
 			this.pending = batch.concat(this.pending);

@@ -1,5 +1,6 @@
 // Rollback: put every path a run touched back to its first before-image, newest first, never over later work.
-import { access, chmod, mkdir, open, readdir, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
+import { access, mkdir, open, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SandboxError, StateError } from '../errors';
 import type { Sandbox } from '../sandbox/types';
@@ -7,7 +8,7 @@ import { fsyncDir } from './atomicFs';
 import { BlobStore } from './blobs';
 import { inspectPath, isLinkMode } from './fsState';
 import type { PathState } from './fsState';
-import { errnoCode, isMissing, stateIo } from './io';
+import { errnoCode, isMissing, writeDurably } from './io';
 import { Journal, readJournal, salvageJournal } from './journal';
 import { forEachLimit } from './pool';
 import type { JournalRecord } from './records';
@@ -81,6 +82,8 @@ interface Planned {
 	entry: Entry;
 	abs: string;
 	target: Wanted;
+	/** What was there when inspected. */
+	now: PathState;
 	action: Action;
 	done?: boolean;
 }
@@ -198,24 +201,18 @@ function depth(p: string): number {
 }
 
 /** Write a file's before-image bytes in place (same inode when it exists) with its mode, and fsync it. */
-async function restoreFile(abs: string, data: Buffer, mode: number | undefined): Promise<void> {
+async function restoreFile(abs: string, data: Buffer, mode: number | undefined, now: PathState): Promise<void> {
 	const perm = mode === undefined ? 0o644 : mode & 0o7777;
-	let fh;
+	const chmod = now.kind === 'file' && now.mode === perm ? undefined : perm;
+	const write = () => writeDurably(abs, data, { flags: 'w', createMode: perm, chmod, sync: 'full' });
 	try {
-		fh = await open(abs, 'w', perm);
+		await write();
 	} catch (err) {
 		const code = errnoCode(err);
-		if (code === 'ENOENT') await mkdir(path.dirname(abs), { recursive: true });
-		else if (code === 'EACCES') await chmod(abs, 0o600); // the run made it read-only
+		if (code === 'ENOENT') mkdirSync(path.dirname(abs), { recursive: true });
+		else if (code === 'EACCES') chmodSync(abs, 0o600); // the run made it read-only
 		else throw err;
-		fh = await open(abs, 'w', perm);
-	}
-	try {
-		await stateIo.writeAll(fh, data, 0, abs);
-		await fh.chmod(perm);
-		await stateIo.sync(fh, abs);
-	} finally {
-		await fh.close();
+		await writeDurably(abs, data, { flags: 'w', createMode: perm, chmod: perm, sync: 'full' });
 	}
 }
 
@@ -317,14 +314,17 @@ async function runRollback(
 		const target = wanted(entry.image);
 		if (!target) return conflict(entry.path, 'no before-image was recorded for it');
 		const lexical = path.join(sandbox.root, ...entry.path.split('/'));
+		const now = await inspectPath(lexical);
 		try {
-			const real = await sandbox.resolveWrite(entry.path);
-			if (real !== lexical) return conflict(entry.path, `now leads through a symlink to ${sandbox.relative(real)}`);
+			// The path must still be reached without symlinks; a symlink at the path itself is replaced, not followed.
+			const parent = path.posix.dirname(entry.path);
+			const checked = now.kind === 'symlink' ? (parent === '.' ? sandbox.root : await sandbox.resolveWrite(parent)) : await sandbox.resolveWrite(entry.path);
+			const expectedAt = now.kind === 'symlink' ? path.dirname(lexical) : lexical;
+			if (checked !== expectedAt) return conflict(entry.path, `now leads through a symlink to ${sandbox.relative(checked)}`);
 		} catch (err) {
 			if (err instanceof SandboxError) return conflict(entry.path, err.message);
 			throw err;
 		}
-		const now = await inspectPath(lexical);
 		const action = choose(target, now);
 		if (action !== 'none' && !force && !entry.inFlight && entry.last) {
 			const expected = wanted(entry.last);
@@ -334,7 +334,7 @@ async function runRollback(
 			}
 		}
 		if (now.kind === 'other' && !force) return conflict(entry.path, changeReason(target, now));
-		inspected[i] = { entry, abs: lexical, target, action };
+		inspected[i] = { entry, abs: lexical, target, now, action };
 	});
 	for (const p of inspected) if (p) planned.push(p);
 
@@ -373,7 +373,7 @@ async function runRollback(
 	dirRemovals.sort((a, b) => depth(b.entry.path) - depth(a.entry.path));
 	for (const p of dirRemovals) {
 		try {
-			await rmdir(p.abs);
+			rmdirSync(p.abs);
 		} catch (err) {
 			const code = errnoCode(err);
 			if (code === 'ENOTEMPTY' || code === 'EEXIST') {
@@ -397,7 +397,7 @@ async function runRollback(
 	dirs.sort((a, b) => depth(a.entry.path) - depth(b.entry.path));
 	for (const p of dirs) {
 		try {
-			await mkdir(p.abs, { recursive: true });
+			mkdirSync(p.abs, { recursive: true });
 			changed(p);
 		} catch (err) {
 			fail(p, err);
@@ -416,7 +416,7 @@ async function runRollback(
 					await mkdir(path.dirname(p.abs), { recursive: true });
 					await symlink(data.toString(), p.abs);
 				} else {
-					await restoreFile(p.abs, data, p.target.mode);
+					await restoreFile(p.abs, data, p.target.mode, p.now);
 				}
 				changed(p);
 				finish(p);
@@ -431,7 +431,7 @@ async function runRollback(
 	modes.sort((a, b) => depth(b.entry.path) - depth(a.entry.path));
 	for (const p of modes) {
 		try {
-			if (p.target.kind === 'dir' && p.target.mode !== undefined) await chmod(p.abs, p.target.mode);
+			if (p.target.kind === 'dir' && p.target.mode !== undefined) chmodSync(p.abs, p.target.mode);
 			finish(p);
 		} catch (err) {
 			fail(p, err);

@@ -106,7 +106,7 @@ export async function acquireRunLock(runDir: string, what = 'run'): Promise<Rele
 		throw ioError('run lock', file, err);
 	}
 	try {
-		for (let attempt = 0; attempt < 5; attempt++) {
+		for (let attempt = 0; attempt < 50; attempt++) {
 			try {
 				await placeLock(temp, file, owner);
 				await fsyncDir(runDir);
@@ -119,7 +119,7 @@ export async function acquireRunLock(runDir: string, what = 'run'): Promise<Rele
 			if (await lockHolderAlive(holder)) {
 				throw new StateError('locked', `${what} ${path.basename(runDir)} is in use by ${describeOwner(holder)}`);
 			}
-			await reclaim(file, holder);
+			await reclaim(file, holder, temp, owner);
 		}
 		throw new StateError('locked', `${what} ${path.basename(runDir)}: could not take its lock (it keeps changing hands)`);
 	} finally {
@@ -139,22 +139,45 @@ async function placeLock(temp: string, file: string, owner: LockOwner): Promise<
 }
 
 /**
- * Remove a stale lock without ever removing a fresh one: move it aside (atomic), check it is the stale one we judged,
- * and put it back if another process had replaced it in between.
+ * Remove a stale lock without ever removing a fresh one. Only the holder of the gate file `<lock>.reclaim` (taken
+ * with the same exclusive link) may delete a lock, and only after re-reading it under the gate: while a stale lock
+ * exists nobody can take a fresh one, so the lock it checked is the lock it deletes. A gate left by a process that
+ * died while reclaiming (a microsecond window) is cleared the same way once its holder is seen dead.
  */
-async function reclaim(file: string, stale: LockOwner): Promise<void> {
-	const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+async function reclaim(file: string, stale: LockOwner, mine: string, owner: LockOwner): Promise<void> {
+	const gate = `${file}.reclaim`;
 	try {
-		await rename(file, aside);
+		await placeLock(mine, gate, owner);
+	} catch (err) {
+		if (errnoCode(err) !== 'EEXIST') throw ioError('run lock', gate, err);
+		const holder = await readOwner(gate);
+		if (holder && !(await lockHolderAlive(holder))) await clearDeadGate(gate, holder);
+		else await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
+		return; // the caller tries again
+	}
+	try {
+		const current = await readOwner(file);
+		if (current?.nonce === stale.nonce) {
+			await unlink(file).catch((err: unknown) => {
+				if (!isMissing(err)) throw ioError('run lock', file, err);
+			});
+		}
+	} finally {
+		await unlink(gate).catch(() => undefined);
+	}
+}
+
+/** Move a dead reclaimer's gate aside, and put it back if it turns out to be a live one that replaced it. */
+async function clearDeadGate(gate: string, dead: LockOwner): Promise<void> {
+	const aside = `${gate}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+	try {
+		await rename(gate, aside);
 	} catch (err) {
 		if (isMissing(err)) return;
-		throw ioError('run lock', file, err);
+		throw ioError('run lock', gate, err);
 	}
 	const moved = await readOwner(aside);
-	if (moved && moved.nonce !== stale.nonce) {
-		// A live holder took it between our read and our rename: give it back (fails only if a third took it too).
-		await link(aside, file).catch(() => undefined);
-	}
+	if (moved && moved.nonce !== dead.nonce) await link(aside, gate).catch(() => undefined);
 	await unlink(aside).catch(() => undefined);
 }
 

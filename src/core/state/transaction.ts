@@ -3,22 +3,26 @@
 // Record protocol per path (see records.ts):
 //   - the FIRST 'before' record of a path in a run is its before-image: 'absent', 'dir' + mode, or 'file' + blob +
 //     mode, where a mode carrying S_IFLNK type bits (0o120000) marks a symlink whose blob holds its target;
-//   - later effects on a path already imaged append a light 'before' (no blob) that marks an effect in flight, so a
-//     crash between it and the 'after' is read as "the current state is the run's";
+//   - the first touch of a path by each further step appends that step's own before-image (its blob is written
+//     without fsync: it only serves to re-run the step after a crash, see undoInterrupted; rollback never needs it);
+//   - later effects on a path the step already touched append a light 'before' (no blob); every 'before' after the
+//     first marks an effect in flight, so a crash between it and the 'after' reads as "the current state is the run's";
 //   - each completed effect appends an 'after' (kind, sha256, mode) that rides the next group commit.
-// Durability per journaled file write: the blob (first modify of an existing file only; fdatasync), one shared
-// journal commit (fdatasync, amortized over concurrent steps, plus one blob-folder fsync when blobs were added), and
-// the file itself (fsync), exactly as a plain durable write.
-import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, access, cp, chmod } from 'node:fs/promises';
+// Durability per journaled file write: one shared journal commit (fdatasync, amortized over concurrent steps), the
+// file itself (fsync, exactly as a plain durable write) and, on the first change of an existing file only, its blob
+// (fdatasync) plus a shared fsync of the blob folder — both run in parallel with the journal commit, and the effect
+// starts only once all of them are done.
+import { chmod, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { SandboxError, StateError, StepError } from '../errors';
 import type { WorkspaceFs } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
 import { BlobStore } from './blobs';
-import { S_IFLNK, inspectPath, lstatOrUndefined, modeOf, sha256 } from './fsState';
+import { IN_MEMORY_LIMIT, S_IFLNK, inspectPath, isLinkMode, lstatOrUndefined, lstatSyncOrUndefined, modeOf, readFileFast, sha256 } from './fsState';
 import type { PathState } from './fsState';
-import { errnoCode, isDiskFull, isMissing, stateIo } from './io';
+import { errnoCode, isDiskFull, isMissing, writeDurably } from './io';
 import type { Journal } from './journal';
 import { forEachLimit } from './pool';
 import type { JournalRecord } from './records';
@@ -48,9 +52,18 @@ export interface Transaction {
 	fsFor(stepId: string): WorkspaceFs;
 	/** Workspace-relative paths the run has touched, in first-touch order. */
 	touchedPaths(): string[];
+	/**
+	 * Put every path a step interrupted by a crash (in `previous`: wrote, never ended) had touched back to its
+	 * state before the step, so the step can be re-run from scratch. Runs by itself before the first operation of
+	 * such a step through fsFor(); calling it again is a no-op. A path changed by another step since, or whose
+	 * saved content was lost in a power cut, fails with a StepError saying so (roll the run back instead).
+	 */
+	undoInterrupted(stepId: string): Promise<void>;
+	/** Steps `previous` shows were interrupted (wrote, never ended): what a resume undoes before re-running them. */
+	interruptedSteps(): string[];
 	/** Append 'commit' and make it durable: the run's effects are final (rollback stays possible). */
 	commit(): Promise<void>;
-	/** Detach from the journal (its blob-folder hook); the journal stays open. */
+	/** Release what the transaction holds (nothing on disk); the journal stays open for its owner to close. */
 	dispose(): void;
 }
 
@@ -73,7 +86,11 @@ interface Image {
 	data?: Buffer;
 	hash?: string;
 	mode?: number;
+	/** Resolves once the blob is durable under its name (the folder entry needs blobs.sync()). */
+	stored?: Promise<void>;
 }
+
+type BeforeRecord = Extract<JournalRecord, { t: 'before' }>;
 
 function kindOf(st: Stats | undefined): 'absent' | 'file' | 'dir' {
 	return !st ? 'absent' : st.isDirectory() ? 'dir' : 'file';
@@ -99,17 +116,30 @@ export function toStepError(err: unknown, rel: string): Error {
 	return new StepError('io', `${rel}: ${reason}`);
 }
 
-/** Write bytes into a file in place (same inode), set the mode if given, fsync; returns the resulting mode. */
-async function writeInPlace(abs: string, data: Uint8Array, mode: number | undefined, exclusive = false): Promise<number> {
-	const fh = await open(abs, exclusive ? 'wx' : 'w', mode ?? 0o666);
-	try {
-		await stateIo.writeAll(fh, data, 0, abs);
-		if (mode !== undefined) await fh.chmod(mode);
-		await stateIo.sync(fh, abs);
-		return modeOf(await fh.stat());
-	} finally {
-		await fh.close();
-	}
+/** Mode a new file gets without an explicit one (0o666 less the umask), learned from the first such file. */
+let defaultFileMode: number | undefined;
+
+/**
+ * Write bytes into a file in place (same inode), set the mode if given, fsync; returns the resulting mode.
+ * `existingMode` is the mode of the file being overwritten (kept), undefined when it is created.
+ */
+async function writeInPlace(
+	abs: string,
+	data: Uint8Array,
+	mode: number | undefined,
+	existingMode: number | undefined,
+	exclusive = false,
+): Promise<number> {
+	const learn = mode === undefined && existingMode === undefined && defaultFileMode === undefined;
+	const statted = await writeDurably(abs, data, {
+		flags: exclusive ? 'wx' : 'w',
+		createMode: mode ?? 0o666,
+		chmod: mode !== undefined && mode !== existingMode ? mode : undefined,
+		sync: 'full',
+		statMode: learn,
+	});
+	if (learn) defaultFileMode = statted;
+	return mode ?? existingMode ?? defaultFileMode ?? (statted as number);
 }
 
 /** Everything under `root` (itself first, then pre-order), never following symlinks. */
@@ -138,23 +168,40 @@ class RunTransaction implements Transaction {
 	private readonly blobs: BlobStore;
 	/** Paths imaged by this run: resolves true once the 'before' record is appended, false if the capture failed. */
 	private readonly imaged = new Map<string, Promise<boolean>>();
-	private readonly unhook: () => void;
+	/** Directories seen to exist, so creating many files in one folder does not stat it each time. */
+	private readonly knownDirs = new Set<string>();
 	/** Per-path operation locks (tail of each path's queue). */
 	private readonly pathLocks = new Map<string, Promise<void>>();
+	/** step → path → the first 'before' that step wrote for the path: the state undoInterrupted restores. */
+	private readonly stepImages = new Map<string, Map<string, BeforeRecord>>();
+	/** path → step of the last record about it (an undo must not undo another step's later work). */
+	private readonly lastWriter = new Map<string, string>();
+	/** Steps a previous process started and never ended. */
+	private readonly interrupted = new Set<string>();
+	private readonly undone = new Map<string, Promise<void>>();
 
 	constructor(opts: TransactionOptions) {
 		this.runId = opts.runId;
 		this.sandbox = opts.sandbox;
 		this.journal = opts.journal;
 		this.blobs = new BlobStore(runPaths(opts.stateDir ?? stateDirFor(opts.workspace), opts.runId).blobs);
-		this.unhook = this.journal.onBeforeCommit(() => this.blobs.sync());
+		this.knownDirs.add(this.sandbox.root);
+		// A step is interrupted when it wrote (or started) after its last step-end: the engine journals step-start
+		// only for external effects, so a file step's own records are what show it was running.
+		const open = new Set<string>();
 		for (const rec of opts.previous ?? []) {
-			if (rec.t === 'before' && !this.imaged.has(rec.path)) this.imaged.set(rec.path, Promise.resolve(true));
+			if (rec.t === 'before' || rec.t === 'after') {
+				this.note(rec);
+				open.add(rec.step);
+				if (rec.t === 'before' && !this.imaged.has(rec.path)) this.imaged.set(rec.path, Promise.resolve(true));
+			} else if (rec.t === 'step-start') open.add(rec.id);
+			else if (rec.t === 'step-end') open.delete(rec.id);
 		}
+		for (const id of open) if (this.stepImages.has(id)) this.interrupted.add(id);
 	}
 
 	fsFor(stepId: string): WorkspaceFs {
-		return {
+		const fs: WorkspaceFs = {
 			readFile: (rel) => this.readFile(rel),
 			writeFile: (rel, data, o) => this.guard(rel, () => this.writeFile(stepId, rel, data, o ?? {})),
 			remove: (rel) => this.guard(rel, () => this.remove(stepId, rel)),
@@ -163,6 +210,48 @@ class RunTransaction implements Transaction {
 			move: (from, to, o) => this.guard(to, () => this.move(stepId, from, to, o ?? {})),
 			exists: (rel) => this.exists(rel),
 		};
+		if (!this.interrupted.has(stepId)) return fs;
+		// A step re-run after a crash starts from its own starting state: its first operation undoes the old attempt.
+		const first = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+			await this.undoInterrupted(stepId);
+			return fn(...args);
+		};
+		return {
+			readFile: first(fs.readFile),
+			writeFile: first(fs.writeFile),
+			remove: first(fs.remove),
+			mkdir: first(fs.mkdir),
+			copy: first(fs.copy),
+			move: first(fs.move),
+			exists: first(fs.exists),
+		};
+	}
+
+	interruptedSteps(): string[] {
+		return [...this.interrupted];
+	}
+
+	undoInterrupted(stepId: string): Promise<void> {
+		let done = this.undone.get(stepId);
+		if (!done) {
+			done = this.interrupted.has(stepId) ? this.guard(stepId, () => this.undoStep(stepId)) : Promise.resolve();
+			this.undone.set(stepId, done);
+		}
+		return done;
+	}
+
+	/** Keep the in-memory indexes (per-step images, last writer) in step with a record, and append it. */
+	private record(rec: BeforeRecord | Extract<JournalRecord, { t: 'after' }>): void {
+		this.note(rec);
+		this.journal.append(rec);
+	}
+
+	private note(rec: BeforeRecord | Extract<JournalRecord, { t: 'after' }>): void {
+		this.lastWriter.set(rec.path, rec.step);
+		if (rec.t !== 'before') return;
+		let images = this.stepImages.get(rec.step);
+		if (!images) this.stepImages.set(rec.step, (images = new Map()));
+		if (!images.has(rec.path)) images.set(rec.path, rec);
 	}
 
 	touchedPaths(): string[] {
@@ -175,7 +264,7 @@ class RunTransaction implements Transaction {
 	}
 
 	dispose(): void {
-		this.unhook();
+		this.knownDirs.clear();
 	}
 
 	private async guard<T>(rel: string, fn: () => Promise<T>): Promise<T> {
@@ -198,8 +287,8 @@ class RunTransaction implements Transaction {
 	private async exists(rel: string): Promise<boolean> {
 		const abs = await this.sandbox.resolveRead(rel);
 		try {
-			await access(abs);
-			return true;
+			// A synchronous stat that returns undefined for a missing path: no thread-pool hop, no exception built.
+			return statSync(abs, { throwIfNoEntry: false }) !== undefined;
 		} catch (err) {
 			if (isMissing(err)) return false;
 			throw toStepError(err, rel);
@@ -221,7 +310,7 @@ class RunTransaction implements Transaction {
 		for (const key of [...new Set(resolved.map((r) => r.rel))].sort()) releases.push(await this.lockPath(key));
 		try {
 			const targets: Target[] = [];
-			for (const r of resolved) targets.push({ ...r, st: await lstatOrUndefined(r.abs) });
+			for (const r of resolved) targets.push({ ...r, st: lstatSyncOrUndefined(r.abs) });
 			return await fn(...targets);
 		} finally {
 			for (const release of releases) release();
@@ -242,10 +331,14 @@ class RunTransaction implements Transaction {
 	}
 
 	/** Ancestors of `abs` that do not exist yet, outermost first (they will be created, so they are journaled). */
-	private async missingParents(abs: string): Promise<Target[]> {
+	private async missingParents(abs: string, trustCache = true): Promise<Target[]> {
 		const out: Target[] = [];
-		for (let dir = path.dirname(abs); dir !== this.sandbox.root && isInsideOrSame(this.sandbox.root, dir); dir = path.dirname(dir)) {
-			if (await lstatOrUndefined(dir)) break;
+		for (let dir = path.dirname(abs); isInsideOrSame(this.sandbox.root, dir); dir = path.dirname(dir)) {
+			if (trustCache && this.knownDirs.has(dir)) break;
+			if (dir === this.sandbox.root || lstatSyncOrUndefined(dir)) {
+				this.knownDirs.add(dir);
+				break;
+			}
 			out.unshift({ rel: this.sandbox.relative(dir), abs: dir, st: undefined });
 		}
 		return out;
@@ -261,7 +354,11 @@ class RunTransaction implements Transaction {
 			const image = await this.imageOnce(step, t);
 			if (image) images.set(t.rel, image);
 		});
-		await this.journal.flush();
+		// The blobs and the journal commit become durable in parallel; the effect waits for both.
+		const stored = [...images.values()].flatMap((i) => (i.stored ? [i.stored] : []));
+		const blobsDurable = Promise.all(stored).then(() => this.blobs.sync());
+		blobsDurable.catch(() => undefined); // reported through Promise.all below
+		await Promise.all([this.journal.flush(), blobsDurable]);
 		return images;
 	}
 
@@ -270,11 +367,13 @@ class RunTransaction implements Transaction {
 			const existing = this.imaged.get(t.rel);
 			if (existing) {
 				if (!(await existing)) continue; // that capture failed (and removed itself): try ours
-				this.journal.append({ t: 'before', step, path: t.rel, kind: kindOf(t.st) });
+				if (this.stepImages.get(step)?.has(t.rel)) this.record({ t: 'before', step, path: t.rel, kind: kindOf(t.st) });
+				else await this.captureStepImage(step, t);
 				return undefined;
 			}
 			const capture = this.capture(step, t);
-			const settled = capture.then(
+			// Others touching the path wait until its before-image is appended and its blob stored.
+			const settled = capture.then((image) => image.stored).then(
 				() => true,
 				() => {
 					if (this.imaged.get(t.rel) === settled) this.imaged.delete(t.rel);
@@ -289,40 +388,85 @@ class RunTransaction implements Transaction {
 	private async capture(step: string, t: Target): Promise<Image> {
 		const st = t.st;
 		if (!st) {
-			this.journal.append({ t: 'before', step, path: t.rel, kind: 'absent' });
+			this.record({ t: 'before', step, path: t.rel, kind: 'absent' });
 			return { kind: 'absent' };
 		}
 		if (st.isDirectory()) {
-			this.journal.append({ t: 'before', step, path: t.rel, kind: 'dir', mode: modeOf(st) });
+			this.record({ t: 'before', step, path: t.rel, kind: 'dir', mode: modeOf(st) });
 			return { kind: 'dir', mode: modeOf(st) };
 		}
 		if (st.isSymbolicLink()) {
 			const mode = S_IFLNK | (st.mode & 0o777);
-			const blob = await this.blobs.put(Buffer.from(await readlink(t.abs)));
-			this.journal.append({ t: 'before', step, path: t.rel, kind: 'file', blob, mode });
-			return { kind: 'file', hash: blob, mode };
+			const data = Buffer.from(await readlink(t.abs));
+			const hash = sha256(data);
+			const stored = this.blobs.write(hash, data);
+			this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
+			return { kind: 'file', hash, mode, stored };
 		}
 		if (!st.isFile()) {
 			throw new StepError('io', `${t.rel} is a socket, FIFO or device: it cannot be journaled, so it is not changed`, {
 				permanent: true,
 			});
 		}
-		const { hash, data } = await this.blobs.putFile(t.abs, st.size);
-		this.journal.append({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode: modeOf(st) });
-		return { kind: 'file', hash, data, mode: modeOf(st) };
+		const mode = modeOf(st);
+		if (st.size > IN_MEMORY_LIMIT) {
+			const hash = await this.blobs.putLargeFile(t.abs);
+			this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
+			return { kind: 'file', hash, mode };
+		}
+		// The record can be appended as soon as the hash is known: the effect waits for the blob anyway (prepare).
+		const data = await readFileFast(t.abs);
+		const hash = sha256(data);
+		const stored = this.blobs.write(hash, data);
+		stored.catch(() => undefined); // awaited in prepare
+		this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
+		return { kind: 'file', hash, data, mode, stored };
+	}
+
+	/**
+	 * A step's first touch of a path the run already imaged: save what is there now, so the step can be undone and
+	 * re-run after a crash. The blob skips fsync (a page-cache copy survives a killed process; after a power cut
+	 * undoInterrupted reports it missing and the run can still be rolled back from the run's own images).
+	 */
+	private async captureStepImage(step: string, t: Target): Promise<void> {
+		const st = t.st;
+		if (!st || st.isDirectory()) {
+			this.record({ t: 'before', step, path: t.rel, kind: kindOf(st), ...(st ? { mode: modeOf(st) } : {}) });
+			return;
+		}
+		if (!st.isFile() && !st.isSymbolicLink()) {
+			throw new StepError('io', `${t.rel} is a socket, FIFO or device: it cannot be journaled, so it is not changed`, {
+				permanent: true,
+			});
+		}
+		let hash: string;
+		let mode = modeOf(st);
+		if (st.isSymbolicLink()) {
+			const data = Buffer.from(await readlink(t.abs));
+			hash = sha256(data);
+			mode = S_IFLNK | (st.mode & 0o777);
+			await this.blobs.write(hash, data, false);
+		} else if (st.size > IN_MEMORY_LIMIT) {
+			hash = await this.blobs.putLargeFile(t.abs);
+		} else {
+			const data = await readFileFast(t.abs);
+			hash = sha256(data);
+			await this.blobs.write(hash, data, false);
+		}
+		this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
 	}
 
 	private after(step: string, rel: string, state: PathState): void {
 		switch (state.kind) {
 			case 'absent':
-				this.journal.append({ t: 'after', step, path: rel, kind: 'absent' });
+				this.record({ t: 'after', step, path: rel, kind: 'absent' });
 				return;
 			case 'dir':
-				this.journal.append({ t: 'after', step, path: rel, kind: 'dir', mode: state.mode });
+				this.record({ t: 'after', step, path: rel, kind: 'dir', mode: state.mode });
 				return;
 			case 'file':
 			case 'symlink':
-				this.journal.append({ t: 'after', step, path: rel, kind: 'file', hash: state.hash, mode: state.mode });
+				this.record({ t: 'after', step, path: rel, kind: 'file', hash: state.hash, mode: state.mode });
 				return;
 			case 'other':
 				return; // never produced by an effect; leave the path "in flight"
@@ -331,7 +475,7 @@ class RunTransaction implements Transaction {
 
 	private async afterDirs(step: string, dirs: Target[]): Promise<void> {
 		for (const d of dirs) {
-			const st = await lstatOrUndefined(d.abs);
+			const st = lstatSyncOrUndefined(d.abs);
 			this.after(step, d.rel, st?.isDirectory() ? { kind: 'dir', mode: modeOf(st) } : { kind: 'absent' });
 		}
 	}
@@ -350,7 +494,7 @@ class RunTransaction implements Transaction {
 					else await unlink(t.abs).catch(() => undefined);
 					now = await inspectPath(t.abs);
 				} else if (image?.kind === 'file' && image.data && now.kind === 'file' && now.hash !== image.hash) {
-					await writeInPlace(t.abs, image.data, image.mode).catch(() => undefined);
+					await writeInPlace(t.abs, image.data, image.mode, now.mode).catch(() => undefined);
 					now = await inspectPath(t.abs);
 				}
 				this.after(step, t.rel, now);
@@ -385,13 +529,26 @@ class RunTransaction implements Transaction {
 	private async writeFileLocked(step: string, rel: string, t: Target, bytes: Buffer, opts: { mode?: number; exclusive?: boolean }): Promise<void> {
 		if (t.st?.isDirectory()) throw new StepError('exists', `cannot write ${rel}: it is a directory`, { permanent: true });
 		if (t.st && opts.exclusive) throw new StepError('exists', `${rel} already exists`, { permanent: true });
-		const parents = await this.missingParents(t.abs);
-		await this.apply(step, rel, [...parents, t], async () => {
-			if (parents.length > 0) await mkdir(path.dirname(t.abs), { recursive: true });
-			const mode = await writeInPlace(t.abs, bytes, opts.mode, opts.exclusive);
-			await this.afterDirs(step, parents);
-			this.after(step, t.rel, { kind: 'file', hash: sha256(bytes), mode, size: bytes.length });
-		});
+		const existingMode = t.st ? modeOf(t.st) : undefined;
+		for (let attempt = 0; ; attempt++) {
+			const parents = await this.missingParents(t.abs, attempt === 0);
+			try {
+				await this.apply(step, rel, [...parents, t], async () => {
+					if (parents.length > 0) {
+						await mkdir(path.dirname(t.abs), { recursive: true });
+						for (const p of parents) this.knownDirs.add(p.abs);
+					}
+					const mode = await writeInPlace(t.abs, bytes, opts.mode, existingMode, opts.exclusive);
+					await this.afterDirs(step, parents);
+					this.after(step, t.rel, { kind: 'file', hash: sha256(bytes), mode, size: bytes.length });
+				});
+				return;
+			} catch (err) {
+				// A folder remembered as existing was removed behind our back: journal its re-creation and retry once.
+				if (attempt > 0 || t.st || parents.length > 0 || !StepError.is(err, 'not-found')) throw err;
+				this.knownDirs.clear();
+			}
+		}
 	}
 
 	private async remove(step: string, rel: string): Promise<void> {
@@ -402,6 +559,7 @@ class RunTransaction implements Transaction {
 		if (!t.st) throw new StepError('not-found', `${rel} does not exist`);
 		const entries = await walkTree(t.abs, t.st);
 		const targets = entries.map((e) => ({ rel: this.sandbox.relative(e.abs), abs: e.abs, st: e.st }));
+		await this.checkTree(targets, true);
 		await this.apply(step, rel, targets, async () => {
 			await rm(t.abs, { recursive: true });
 			for (const x of [...targets].reverse()) this.after(step, x.rel, { kind: 'absent' });
@@ -454,6 +612,7 @@ class RunTransaction implements Transaction {
 			}
 			plan.push({ from: e, to: { rel: this.sandbox.relative(abs), abs, st } });
 		}
+		await this.checkTree(plan.map((p) => p.to), false);
 		const parents = await this.missingParents(dst.abs);
 		await this.apply(step, to, [...parents, ...plan.map((p) => p.to)], async () => {
 			if (parents.length > 0) await mkdir(path.dirname(dst.abs), { recursive: true });
@@ -472,9 +631,9 @@ class RunTransaction implements Transaction {
 						return;
 					}
 					if (!p.from.st.isFile()) throw new StepError('io', `${from}: ${this.sandbox.relative(p.from.abs)} is not a regular file`);
-					const data = await readFile(p.from.abs);
+					const data = await readFileFast(p.from.abs);
 					// Like cp: a new file gets the source's mode, an overwritten one keeps its own.
-					const mode = await writeInPlace(p.to.abs, data, p.to.st ? undefined : modeOf(p.from.st));
+					const mode = await writeInPlace(p.to.abs, data, p.to.st ? undefined : modeOf(p.from.st), p.to.st ? modeOf(p.to.st) : undefined);
 					this.after(step, p.to.rel, { kind: 'file', hash: sha256(data), mode, size: data.length });
 				},
 			);
@@ -505,6 +664,8 @@ class RunTransaction implements Transaction {
 			const abs = path.join(dst.abs, path.relative(src.abs, e.abs));
 			if (!dstTargets.has(abs)) dstTargets.set(abs, { rel: this.sandbox.relative(abs), abs, st: undefined });
 		}
+		await this.checkTree(srcTargets, true);
+		await this.checkTree([dst, ...dstTargets.values()], false);
 		const parents = await this.missingParents(dst.abs);
 		const targets = [...srcTargets, ...parents, ...dstTargets.values()];
 		await this.apply(step, to, targets, async () => {
@@ -520,6 +681,78 @@ class RunTransaction implements Transaction {
 			for (const x of [...srcTargets].reverse()) this.after(step, x.rel, { kind: 'absent' });
 			await this.afterDirs(step, parents);
 			for (const x of dstTargets.values()) this.after(step, x.rel, await inspectPath(x.abs));
+		});
+	}
+
+	/** Restore each path `step` touched to the state recorded before the step touched it (see undoInterrupted). */
+	private async undoStep(step: string): Promise<void> {
+		const images = [...(this.stepImages.get(step)?.values() ?? [])];
+		for (const image of images) {
+			const writer = this.lastWriter.get(image.path);
+			if (writer !== undefined && writer !== step) {
+				throw new StepError('io', `cannot re-run ${step} after the crash: ${image.path} was changed by step ${writer} since; roll the run back instead`, {
+					permanent: true,
+				});
+			}
+		}
+		const depth = (p: string) => p.split('/').length;
+		// Removals deepest first, then directories shallowest first, then files and links.
+		const order = (i: BeforeRecord) => (i.kind === 'absent' ? 0 : i.kind === 'dir' ? 1 : 2);
+		images.sort((a, b) => order(a) - order(b) || (order(a) === 0 ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
+		for (const image of images) await this.withTargets([image.path], (t) => this.restoreStepImage(step, t, image));
+	}
+
+	private async restoreStepImage(step: string, t: Target, image: BeforeRecord): Promise<void> {
+		const now = await inspectPath(t.abs);
+		const link = isLinkMode(image.mode);
+		if (image.kind === 'absent' ? now.kind === 'absent' : image.kind === 'dir' ? now.kind === 'dir' && now.mode === image.mode : (now.kind === 'file' || now.kind === 'symlink') && now.hash === image.blob && now.mode === image.mode) {
+			return;
+		}
+		let data: Buffer | undefined;
+		if (image.kind === 'file') {
+			if (image.blob === undefined) throw new StepError('io', `cannot re-run ${step} after the crash: no starting content of ${t.rel} was recorded`, { permanent: true });
+			try {
+				data = await this.blobs.get(image.blob);
+			} catch {
+				throw new StepError('io', `cannot re-run ${step} after the crash: the saved starting content of ${t.rel} was lost (power cut?); roll the run back instead`, {
+					permanent: true,
+				});
+			}
+		}
+		await this.apply(step, t.rel, [t], async () => {
+			if (now.kind === 'dir' && image.kind !== 'dir') {
+				try {
+					await rmdir(t.abs);
+				} catch (err) {
+					// A folder the step made that others have put files in since: leave it, the re-run finds it there.
+					if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
+					this.after(step, t.rel, now);
+					return;
+				}
+			} else if (now.kind !== 'absent' && now.kind !== 'dir' && (image.kind !== 'file' || link || now.kind === 'symlink')) await unlink(t.abs);
+			if (image.kind === 'dir') {
+				if (now.kind !== 'dir') await mkdir(t.abs);
+				if (image.mode !== undefined) await chmod(t.abs, image.mode);
+			} else if (image.kind === 'file' && data) {
+				if (link) await symlink(data.toString(), t.abs);
+				else await writeInPlace(t.abs, data, image.mode, now.kind === 'file' ? now.mode : undefined);
+			}
+			this.after(step, t.rel, await inspectPath(t.abs));
+		});
+	}
+
+	/**
+	 * Every path inside a tree an operation writes or removes goes through the sandbox too, so a folder holding
+	 * `.git` or a hard-linked file cannot be used to reach what a direct write would be refused. Removing a name of
+	 * a hard-linked file does not change the other names, so removals allow it.
+	 */
+	private async checkTree(targets: Target[], removal: boolean): Promise<void> {
+		await forEachLimit(targets.slice(1), STEP_IO_PARALLELISM, async (t) => {
+			try {
+				await this.sandbox.resolveWrite(t.rel);
+			} catch (err) {
+				if (!(removal && SandboxError.is(err, 'hardlink'))) throw err;
+			}
 		});
 	}
 
