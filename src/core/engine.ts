@@ -179,6 +179,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			const store = await ContextStore.load(stateDir);
 			const context = new Map(Object.entries(store.toJSON()));
 			if (resume) for (const [k, v] of resume.context) context.set(k, v);
+			// A step a crash interrupted is put back to its state before that step, so re-running it applies it once.
+			for (const id of tx.interruptedSteps()) await tx.undoInterrupted(id);
 			const execution = new RunExecution({
 				runId,
 				plan: thePlan,
@@ -292,6 +294,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		try {
 			const contents = await readJournal(paths.journal);
 			if (contents.error) throw contents.error;
+			if (contents.records.length === 0) {
+				throw new StateError('not-found', `run ${runId} was interrupted before it started (its journal is empty); start it again with qo run`);
+			}
 			const state = journalState(contents.records, paths.journal);
 			if (state.committed) throw new StateError('changed', `run ${runId} was committed; there is nothing to resume`);
 			if (state.rollbackStarted) {
@@ -347,6 +352,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		const paths = runPaths(stateDir, runId);
 		const contents = await readJournal(paths.journal);
 		const records = contents.records;
+		if (records.length === 0) {
+			// Killed before its first record: it never touched a file.
+			await updateRunSummary(stateDir, runId, { status: 'rolled_back' }).catch(() => undefined);
+			return { restored: 0, removed: 0, unchanged: 0, conflicts: [], compensations: [] };
+		}
 		const state = journalState(records, paths.journal);
 		if (state.committed && !force) throw new StateError('changed', `run ${runId} was committed; its changes are final (use --force to roll back anyway)`);
 		const undo = undoCommands(records);

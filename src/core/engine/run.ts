@@ -1,6 +1,6 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
-import type { SecretPolicy, StepContext, WorkspaceFs } from '../handlers/types';
+import type { SecretPolicy, StepContext, Touches, WorkspaceFs } from '../handlers/types';
 import type { Clock, DecisionPrompter, DecisionRequest, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
@@ -8,6 +8,7 @@ import type { Instruction } from '../workflow/schema';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
 import type { EventStream, RunStatus, StepState } from './events';
 import { approvalFor, type Plan, type PlannedStep } from './plan';
+import { PathLocks } from './pathLocks';
 import { backoffDelay } from './retry';
 import { runScheduler, Status, type Outcome } from './scheduler';
 
@@ -140,6 +141,7 @@ export class RunExecution {
 	private failedForOtherReasons = 0;
 	private firstMessage: string | undefined;
 	private decisionSeq = 0;
+	private readonly locks = new PathLocks();
 
 	constructor(private readonly inputs: RunInputs) {
 		this.runId = inputs.runId;
@@ -309,6 +311,17 @@ export class RunExecution {
 			return this.fail(i, 0, started, err);
 		}
 
+		const touches = step.dynamic ? touchesOf(step, params) : step.touches;
+		const release = touches.writes.length > 0 ? await this.locks.acquire(touches) : undefined;
+		try {
+			return await this.attempts(i, step, params);
+		} finally {
+			release?.();
+		}
+	}
+
+	private async attempts(i: number, step: PlannedStep, params: unknown): Promise<Outcome> {
+		const ins = step.instruction;
 		const retry = ins.retry;
 		const attempts = retry?.attempts ?? 1;
 		for (let attempt = 1; ; attempt++) {
@@ -418,6 +431,16 @@ function parseParams(step: PlannedStep, raw: unknown): unknown {
 	const where = issue?.path.length ? ` at parameters.${issue.path.join('.')}` : '';
 	throw new StepError('parameters', `invalid parameters${where}: ${issue?.message ?? 'rejected by the schema'}`);
 }
+
+function touchesOf(step: PlannedStep, params: unknown): Touches {
+	try {
+		return step.op.touches?.(params as never) ?? NO_TOUCHES;
+	} catch {
+		return NO_TOUCHES;
+	}
+}
+
+const NO_TOUCHES: Touches = { reads: [], writes: [] };
 
 function safeSummary(step: PlannedStep, params: unknown): string {
 	try {

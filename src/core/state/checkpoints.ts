@@ -375,7 +375,8 @@ export async function restoreCheckpoint(
 		const at = Date.now();
 		journal.append({ t: 'step-end', id: STEP_ID, status: 'succeeded', attempt: 1, at, durationMs: at - startedAt, output: { ...result } });
 		journal.append({ t: 'run-end', status: 'succeeded', at, durationMs: at - startedAt });
-		await tx.commit();
+		// Not committed: the restore stays a run that `qo rollback` can undo.
+		await journal.flush();
 		await writeRunSummary(stateDir, {
 			runId,
 			workflow: workflow.name,
@@ -383,7 +384,7 @@ export async function restoreCheckpoint(
 			startedAt,
 			durationMs: at - startedAt,
 			steps: { total: 1, succeeded: 1, failed: 0, skipped: 0, cancelled: 0 },
-			committed: true,
+			committed: false,
 		});
 		return result;
 	} catch (err) {

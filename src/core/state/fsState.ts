@@ -124,18 +124,3 @@ export async function inspectPath(abs: string, known?: Stats): Promise<PathState
 	const hash = st.size <= IN_MEMORY_LIMIT ? sha256(await readFileFast(abs)) : await hashFile(abs);
 	return { kind: 'file', hash, mode: modeOf(st), size: st.size };
 }
-
-/** The state a journal 'after' or 'before' record describes, comparable with inspectPath's result. */
-export function sameState(a: PathState, b: PathState): boolean {
-	switch (a.kind) {
-		case 'absent':
-			return b.kind === 'absent';
-		case 'dir':
-			return b.kind === 'dir';
-		case 'file':
-		case 'symlink':
-			return b.kind === a.kind && b.hash === a.hash && b.mode === a.mode;
-		case 'other':
-			return false;
-	}
-}

@@ -10,8 +10,8 @@
 //   - each completed effect appends an 'after' (kind, sha256, mode) that rides the next group commit.
 // Durability per journaled file write: one shared journal commit (fdatasync, amortized over concurrent steps), the
 // file itself (fsync, exactly as a plain durable write) and, on the first change of an existing file only, its blob
-// (fdatasync) plus a shared fsync of the blob folder — both run in parallel with the journal commit, and the effect
-// starts only once all of them are done.
+// (fdatasync) plus a shared fsync of the blob folder, durable before the record naming it is appended; the effect
+// starts once the journal commit holding the record is done.
 import { chmod, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -354,11 +354,8 @@ class RunTransaction implements Transaction {
 			const image = await this.imageOnce(step, t);
 			if (image) images.set(t.rel, image);
 		});
-		// The blobs and the journal commit become durable in parallel; the effect waits for both.
-		const stored = [...images.values()].flatMap((i) => (i.stored ? [i.stored] : []));
-		const blobsDurable = Promise.all(stored).then(() => this.blobs.sync());
-		blobsDurable.catch(() => undefined); // reported through Promise.all below
-		await Promise.all([this.journal.flush(), blobsDurable]);
+		// Blobs are already durable (capture); one shared group commit makes the records durable before the effect.
+		await this.journal.flush();
 		return images;
 	}
 
@@ -385,6 +382,11 @@ class RunTransaction implements Transaction {
 		}
 	}
 
+	private async storeDurably(hash: string, data: Buffer): Promise<void> {
+		await this.blobs.write(hash, data);
+		await this.blobs.sync();
+	}
+
 	private async capture(step: string, t: Target): Promise<Image> {
 		const st = t.st;
 		if (!st) {
@@ -399,9 +401,9 @@ class RunTransaction implements Transaction {
 			const mode = S_IFLNK | (st.mode & 0o777);
 			const data = Buffer.from(await readlink(t.abs));
 			const hash = sha256(data);
-			const stored = this.blobs.write(hash, data);
+			await this.storeDurably(hash, data);
 			this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
-			return { kind: 'file', hash, mode, stored };
+			return { kind: 'file', hash, mode };
 		}
 		if (!st.isFile()) {
 			throw new StepError('io', `${t.rel} is a socket, FIFO or device: it cannot be journaled, so it is not changed`, {
@@ -414,13 +416,13 @@ class RunTransaction implements Transaction {
 			this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
 			return { kind: 'file', hash, mode };
 		}
-		// The record can be appended as soon as the hash is known: the effect waits for the blob anyway (prepare).
+		// Write-ahead rule: the record naming a blob is appended only once the blob is durable. Any other step's
+		// group commit may write the journal out at any moment, and a record must never name a missing blob.
 		const data = await readFileFast(t.abs);
 		const hash = sha256(data);
-		const stored = this.blobs.write(hash, data);
-		stored.catch(() => undefined); // awaited in prepare
+		await this.storeDurably(hash, data);
 		this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
-		return { kind: 'file', hash, data, mode, stored };
+		return { kind: 'file', hash, data, mode };
 	}
 
 	/**
