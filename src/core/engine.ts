@@ -171,7 +171,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		signal: AbortSignal | undefined,
 	): Promise<RunResult> {
 		const tx = createTransaction({ runId, workspace: sandbox.root, stateDir, sandbox, journal, previous });
-		const flusher = setInterval(() => journal.flush().catch(() => undefined), BACKGROUND_FLUSH_MS);
+		let execution: RunExecution | undefined;
+		const flusher = setInterval(() => {
+			execution?.flushPureEnds();
+			journal.flush().catch(() => undefined);
+		}, BACKGROUND_FLUSH_MS);
 		flusher.unref();
 		let outcome: RunOutcome;
 		let rolledBack: RollbackResult | undefined;
@@ -181,7 +185,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			if (resume) for (const [k, v] of resume.context) context.set(k, v);
 			// A step a crash interrupted is put back to its state before that step, so re-running it applies it once.
 			for (const id of tx.interruptedSteps()) await tx.undoInterrupted(id);
-			const execution = new RunExecution({
+			execution = new RunExecution({
 				runId,
 				plan: thePlan,
 				journal,

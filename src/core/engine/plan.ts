@@ -4,6 +4,7 @@ import type { HandlerRegistry } from '../handlers/registry';
 import type { OperationSpec, Touches } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
 import { buildGraph, type Graph } from '../workflow/graph';
+import { getStaticParams } from '../workflow/parse';
 import type { ExecutionMode, Instruction, OnFailure, Workflow } from '../workflow/schema';
 import { findReferences, hasTemplates, substitute, type SubstitutionScope } from '../workflow/substitute';
 import { RUN_IF_CODE } from './scheduler';
@@ -88,32 +89,57 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
 		priority[i] = ins.priority;
 		runIf[i] = RUN_IF_CODE[ins.run_if ?? 'success'];
-		const dynamic = hasTemplates(ins.parameters) && isDynamic(ins.parameters);
-		let staticParams: unknown;
-		let summary: string;
-		let touches: Touches = { reads: [], writes: [] };
-		let approval: string | undefined = ins.requires_approval ? 'the step sets requires_approval' : undefined;
-		if (dynamic) {
-			// Show what is known: the summary over the raw parameters, with ${steps...} left as written.
-			const partial = substitutePartially(ins.parameters, scope);
-			summary = trySummary(op, partial) ?? `${ins.type}.${ins.operation} (parameters resolved when it starts)`;
-			touches = tryTouches(op, partial);
-		} else {
-			const raw = hasTemplates(ins.parameters) ? substitute(ins.parameters, scope) : ins.parameters;
-			const parsed = op.params.safeParse(raw);
-			if (!parsed.success) {
-				throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
-					location: { path: `instructions[${i}].parameters` },
-				});
-			}
-			staticParams = parsed.data;
-			summary = op.summary(staticParams as never);
-			if (op.touches) touches = op.touches(staticParams as never);
-			approval ??= approvalFor(op, staticParams, opts.sandbox);
-		}
-		steps[i] = { index: i, instruction: ins, op, level: graph.levels[i], staticParams, dynamic, summary, touches, approval };
+		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox);
 	}
 	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
+}
+
+const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;
+
+function planStep(i: number, ins: Instruction, op: OperationSpec<never>, level: number, scope: SubstitutionScope, sandbox: Sandbox): PlannedStep {
+	const templated = hasTemplates(ins.parameters);
+	// The parser already parsed static parameters; a workflow read back from a journal is parsed again here.
+	let staticParams = getStaticParams(ins);
+	const dynamic = templated && staticParams === undefined && isDynamic(ins.parameters);
+	if (!dynamic && staticParams === undefined) {
+		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;
+		const parsed = op.params.safeParse(raw);
+		if (!parsed.success) {
+			throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
+				location: { path: `instructions[${i}].parameters` },
+			});
+		}
+		staticParams = parsed.data;
+	}
+	const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
+	if (dynamic) {
+		// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
+		const partial = substitutePartially(ins.parameters, scope);
+		return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, () => trySummary(op, partial));
+	}
+	const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
+	const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, sandbox) : undefined);
+	return new Step(i, ins, op, level, staticParams, false, touches, approval, () => op.summary(staticParams as never));
+}
+
+/** A planned step; its one-line summary is built only when something shows it. */
+class Step implements PlannedStep {
+	private summaryText: string | undefined;
+	constructor(
+		readonly index: number,
+		readonly instruction: Instruction,
+		readonly op: OperationSpec<never>,
+		readonly level: number,
+		readonly staticParams: unknown,
+		readonly dynamic: boolean,
+		readonly touches: Touches,
+		readonly approval: string | undefined,
+		private readonly describe: () => string | undefined,
+	) {}
+
+	get summary(): string {
+		return (this.summaryText ??= this.describe() ?? `${this.instruction.type}.${this.instruction.operation} (parameters resolved when it starts)`);
+	}
 }
 
 function substitutePartially(params: Record<string, unknown>, scope: SubstitutionScope): unknown {
@@ -139,9 +165,9 @@ function trySummary(op: OperationSpec<never>, params: unknown): string | undefin
 
 function tryTouches(op: OperationSpec<never>, params: unknown): Touches {
 	try {
-		return op.touches?.(params as never) ?? { reads: [], writes: [] };
+		return op.touches?.(params as never) ?? NO_TOUCHES;
 	} catch {
-		return { reads: [], writes: [] };
+		return NO_TOUCHES;
 	}
 }
 

@@ -68,6 +68,14 @@ export function reconstruct(records: readonly JournalRecord[], plan: Plan): Resu
 				}
 				break;
 			}
+			case 'step-ends':
+				for (const [id, , , , output] of r.items) {
+					const i = indexOf.get(id);
+					if (i === undefined) continue;
+					initial[i] = Status.Succeeded;
+					outputs.set(i, output ?? null);
+				}
+				break;
 			case 'step-params': {
 				const i = indexOf.get(r.id);
 				if (i !== undefined) editedParams.set(i, r.parameters);

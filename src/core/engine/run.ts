@@ -67,6 +67,9 @@ export interface RunOutcome {
 	durations: Float64Array;
 }
 
+/** Pure step ends per batched journal record. */
+const PURE_BATCH = 4096;
+
 const STATE_OF: Record<number, StepState> = {
 	[Status.Pending]: 'pending',
 	[Status.Queued]: 'queued',
@@ -142,6 +145,7 @@ export class RunExecution {
 	private firstMessage: string | undefined;
 	private decisionSeq = 0;
 	private readonly locks = new PathLocks();
+	private pureEnds: Extract<JournalRecord, { t: 'step-ends' }>['items'] = [];
 
 	constructor(private readonly inputs: RunInputs) {
 		this.runId = inputs.runId;
@@ -236,6 +240,7 @@ export class RunExecution {
 				nameOf: (i) => plan.steps[i].instruction.id,
 			},
 		);
+		this.flushPureEnds();
 		const counts: Partial<Record<StepState, number>> = {};
 		for (let i = 0; i < n; i++) {
 			const st = stateOf(result.status[i]);
@@ -290,8 +295,40 @@ export class RunExecution {
 		return cancelled ? Status.Cancelled : Status.Failed;
 	}
 
-	/** Runs one step to a final outcome; never rejects. */
-	private async runStep(i: number): Promise<Outcome> {
+	/** Runs one step to a final outcome; never rejects. Plain steps take a path with a single promise. */
+	private runStep(i: number): Promise<Outcome> {
+		const step = this.plan.steps[i];
+		if (!this.isPlain(step)) return this.runFullStep(i);
+		const t0 = this.services.clock.now();
+		if (this.services.events.active) this.emitStep(i, 'running', 1);
+		let pending: Promise<unknown>;
+		try {
+			pending = step.op.run(step.staticParams as never, new StepCtx(this, step.instruction, 1, this.signal));
+		} catch (err) {
+			return Promise.resolve(this.fail(i, 1, t0, err));
+		}
+		return pending.then(
+			(output) => this.succeed(i, 1, t0, output),
+			(err) => this.fail(i, 1, t0, err),
+		);
+	}
+
+	/** No approval, no edited or run-time parameters, no retry, timeout, file locks or external effects. */
+	private isPlain(step: PlannedStep): boolean {
+		const ins = step.instruction;
+		return (
+			!step.dynamic &&
+			step.approval === undefined &&
+			step.op.effect !== 'external' &&
+			step.touches.writes.length === 0 &&
+			ins.retry === undefined &&
+			ins.timeout_ms === undefined &&
+			!this.inputs.editedParams?.has(step.index) &&
+			!this.inputs.inDoubt?.has(step.index)
+		);
+	}
+
+	private async runFullStep(i: number): Promise<Outcome> {
 		const step = this.plan.steps[i];
 		const ins = step.instruction;
 		const started = this.services.clock.now();
@@ -377,15 +414,29 @@ export class RunExecution {
 	}
 
 	private succeed(i: number, attempt: number, t0: number, output: unknown): Outcome {
-		const ins = this.plan.steps[i].instruction;
-		const durationMs = this.services.clock.now() - t0;
+		const step = this.plan.steps[i];
+		const ins = step.instruction;
+		const at = this.services.clock.now();
+		const durationMs = at - t0;
 		this.durations[i] = durationMs;
 		const stored = output === undefined ? null : output;
 		this.outputs.set(i, stored);
 		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
-		this.journal.append({ t: 'step-end', id: ins.id, status: 'succeeded', attempt, at: this.services.clock.now(), durationMs, output: stored });
+		if (step.op.effect === 'none' && !ins.undo) {
+			this.pureEnds.push([ins.id, attempt, at, durationMs, stored]);
+			if (this.pureEnds.length >= PURE_BATCH) this.flushPureEnds();
+		} else {
+			this.journal.append({ t: 'step-end', id: ins.id, status: 'succeeded', attempt, at, durationMs, output: stored });
+		}
 		if (this.services.events.active) this.emitStep(i, 'succeeded', attempt, durationMs);
 		return Status.Succeeded;
+	}
+
+	/** Appends the batched ends of pure steps as one record (the engine calls this before each background flush). */
+	flushPureEnds(): void {
+		if (this.pureEnds.length === 0) return;
+		this.journal.append({ t: 'step-ends', items: this.pureEnds });
+		this.pureEnds = [];
 	}
 
 	private async decide(i: number, reason: string, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {

@@ -29,6 +29,11 @@ export type JournalRecord =
 			output?: unknown;
 			error?: string;
 	  }
+	/**
+	 * Successful ends of pure steps (effect "none", no undo), batched: one record per batch instead of one per step.
+	 * A crash may lose the last batch; those steps are pure, so resume simply runs them again.
+	 */
+	| { t: 'step-ends'; items: [id: string, attempt: number, at: number, durationMs: number, output: unknown][] }
 	| { t: 'decision'; id: string; approve: boolean; reason?: string; kind: string }
 	| { t: 'context'; key: string; value: unknown }
 	/**

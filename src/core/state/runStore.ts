@@ -147,6 +147,9 @@ export function summarizeJournal(runId: string, records: readonly JournalRecord[
 			case 'step-end':
 				last.set(rec.id, rec.status);
 				break;
+			case 'step-ends':
+				for (const item of rec.items) last.set(item[0], 'succeeded');
+				break;
 			case 'run-end':
 				ended = true;
 				summary.status = rec.status;
