@@ -8,7 +8,7 @@ import { EventStream } from './engine/events';
 import { planWorkflow, type Plan, type RunSettings } from './engine/plan';
 import { journalState, reconstruct, type ResumeState } from './engine/resume';
 import { RunExecution, type RunOutcome, type RunServices } from './engine/run';
-import { runCompensation, undoCommands } from './engine/compensate';
+import { runCompensation, undoCommands, undoOf } from './engine/compensate';
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
 import type { SecretPolicy } from './handlers/types';
 import { nullLogger, rejectAll, systemClock, type Clock, type DecisionPrompter, type Logger } from './ports';
@@ -16,6 +16,7 @@ import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
 import { readJournal, Journal } from './state/journal';
+import { writeFileAtomic } from './state/atomicFs';
 import { acquireRunLock } from './state/runLock';
 import { createTransaction, rollback as rollbackFiles, type RollbackResult } from './state/transaction';
 import {
@@ -110,6 +111,9 @@ export interface Engine {
 	readonly checkpoints: Checkpoints;
 	dispose(): void;
 }
+
+/** Steps faster than this do not shape critical paths; not recording them keeps stats.json small. */
+const MIN_RECORDED_MS = 5;
 
 /** Journal flush interval for records nobody waits on (pure steps' ends), so a crash loses little progress. */
 const BACKGROUND_FLUSH_MS = 200;
@@ -246,7 +250,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		let stats: DurationStats | undefined;
 		for (let i = 0; i < thePlan.steps.length; i++) {
 			const d = outcome.durations[i];
-			if (!(d >= 1)) continue;
+			if (!(d >= MIN_RECORDED_MS)) continue;
 			stats ??= await DurationStats.load(stateDir);
 			stats.record(durationKey(thePlan.workflow, thePlan.steps[i].instruction.id), d);
 		}
@@ -262,6 +266,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		try {
 			journal = await Journal.open(paths.journal);
 			const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
+			const snapshot = await snapshotSource(workflow, paths.dir);
 			journal.append({
 				t: 'run',
 				runId,
@@ -269,7 +274,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 				workspace: sandbox.root,
 				file,
 				sourceHash: workflow.sourceHash,
-				workflow,
+				name: workflow.name,
+				steps: workflow.instructions.length,
+				variables: workflow.variables,
+				snapshot,
+				workflow: snapshot ? undefined : workflow,
+				undo: undoOf(workflow),
 				options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
 			});
 			await journal.flush();
@@ -329,19 +339,28 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		}
 	}
 
+	/** The workflow exactly as the run started it: the verified copy in the run folder, or the inline one. */
+	async function recordedWorkflow(record: JournalRecord & { t: 'run' }, runDir: string): Promise<Workflow> {
+		if (!record.snapshot) return record.workflow as Workflow;
+		const abs = record.file ? path.resolve(sandbox.root, record.file) : path.join(runDir, record.snapshot);
+		const text = await readFile(path.join(runDir, record.snapshot), 'utf8');
+		const parsed = parseWorkflowText(text, { ...parseOptions, file: abs });
+		return { ...parsed, file: abs, sourceHash: record.sourceHash, variables: record.variables };
+	}
+
 	async function workflowForResume(record: JournalRecord & { t: 'run' }, runId: string, force: boolean): Promise<Workflow> {
-		const snapshot = record.workflow as Workflow;
-		if (!record.file) return snapshot;
+		const snapshot = () => recordedWorkflow(record, runPaths(stateDir, runId).dir);
+		if (!record.file) return snapshot();
 		const abs = path.resolve(sandbox.root, record.file);
 		let bytes: Buffer;
 		try {
 			bytes = await readFile(abs);
 		} catch {
-			services.logger.log('warn', 'resume', `workflow file ${record.file} is gone; resuming from the copy in the journal`);
-			return snapshot;
+			services.logger.log('warn', 'resume', `workflow file ${record.file} is gone; resuming from the copy saved with the run`);
+			return snapshot();
 		}
 		const hash = createHash('sha256').update(bytes).digest('hex');
-		if (hash === record.sourceHash) return snapshot;
+		if (hash === record.sourceHash) return snapshot();
 		if (!force) {
 			throw new StateError(
 				'changed',
@@ -448,6 +467,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		dispose() {},
 	};
 }
+
+/** Saves the workflow file's bytes with the run when they still match what was parsed; else the run record holds it. */
+async function snapshotSource(workflow: Workflow, runDir: string): Promise<string | undefined> {
+	if (!workflow.file || !workflow.sourceHash) return undefined;
+	const bytes = await readFile(workflow.file).catch(() => undefined);
+	if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot' });
+	return SNAPSHOT_FILE;
+}
+
+const SNAPSHOT_FILE = 'workflow.json';
 
 function relativeIfInside(root: string, file: string): string {
 	const rel = path.relative(root, file);

@@ -20,13 +20,20 @@ export interface CompensationOutcome {
 const UNDO_OUTPUT_LIMIT = 64 * 1024;
 const UNDO_TIMEOUT_MS = 10 * 60_000;
 
-/** The `undo` command of each step that declares one, from the workflow recorded in the run's journal. */
+/** The `undo` command of each step that declares one, as recorded when the run started. */
 export function undoCommands(records: readonly JournalRecord[]): Map<string, UndoCommand> {
 	const first = records[0];
 	const undo = new Map<string, UndoCommand>();
 	if (!first || first.t !== 'run') return undo;
-	for (const ins of (first.workflow as Workflow).instructions ?? []) if (ins.undo) undo.set(ins.id, ins.undo);
+	for (const [id, command] of Object.entries(first.undo ?? {})) undo.set(id, command as UndoCommand);
 	return undo;
+}
+
+/** The undo commands of a workflow, for its run record. */
+export function undoOf(workflow: Workflow): Record<string, UndoCommand> {
+	const out: Record<string, UndoCommand> = {};
+	for (const ins of workflow.instructions) if (ins.undo) out[ins.id] = ins.undo;
+	return out;
 }
 
 export async function runCompensation(

@@ -77,7 +77,7 @@ export interface PlanOptions {
 }
 
 export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
-	const graph = buildGraph(workflow.instructions, opts.durations);
+	const graph = buildGraph(workflow.instructions, durationEstimates(workflow, opts));
 	const n = workflow.instructions.length;
 	const priority = new Int32Array(n);
 	const runIf = new Uint8Array(n);
@@ -92,6 +92,25 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox);
 	}
 	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
+}
+
+/**
+ * Step durations for critical paths: the mean of past runs, else what the operation expects from its parameters
+ * (a wait of 300 ms), else unknown (one unit).
+ */
+function durationEstimates(workflow: Workflow, opts: PlanOptions): ((id: string) => number | undefined) | undefined {
+	let expected: Map<string, number> | undefined;
+	for (const ins of workflow.instructions) {
+		const op = opts.registry.operation(ins.type, ins.operation);
+		if (!op?.estimateMs) continue;
+		const params = getStaticParams(ins);
+		const ms = params === undefined ? undefined : op.estimateMs(params as never);
+		if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
+	}
+	const past = opts.durations;
+	if (!expected) return past;
+	const known = expected;
+	return (id) => past?.(id) ?? known.get(id);
 }
 
 const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;

@@ -424,7 +424,11 @@ export class RunExecution {
 		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
 		if (step.op.effect === 'none' && !ins.undo) {
 			this.pureEnds.push([ins.id, attempt, at, durationMs, stored]);
-			if (this.pureEnds.length >= PURE_BATCH) this.flushPureEnds();
+			if (this.pureEnds.length >= PURE_BATCH) {
+				// Steps that finish without yielding never let the background timer run: write the batch out now.
+				this.flushPureEnds();
+				this.journal.flush().catch((err) => this.services.logger.log('warn', 'journal', describeError(err)));
+			}
 		} else {
 			this.journal.append({ t: 'step-end', id: ins.id, status: 'succeeded', attempt, at, durationMs, output: stored });
 		}

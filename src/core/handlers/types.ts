@@ -72,6 +72,8 @@ export interface OperationSpec<P = Record<string, unknown>> {
 	touches?(params: P): Touches;
 	/** Why this step needs approval regardless of requires_approval (e.g. writes `.vscode/`), or undefined. */
 	approvalReason?(params: P, sandbox: Sandbox): string | undefined;
+	/** Expected duration in ms when the parameters say it (a wait), for critical paths before any history exists. */
+	estimateMs?(params: P): number | undefined;
 	/** Returns the step's output (for ${steps.ID.output}). Throws StepError on failure. */
 	run(params: P, ctx: StepContext): Promise<unknown>;
 }

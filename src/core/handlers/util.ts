@@ -33,6 +33,7 @@ const wait = defineOperation({
 	params: waitParams,
 	effect: 'none',
 	summary: (p) => `wait ${p.ms} ms`,
+	estimateMs: (p) => (p.ms > 0 ? p.ms : undefined),
 	run: (p, ctx) => (p.ms === 0 ? (ctx.signal.aborted ? Promise.reject(abortError(ctx.signal, 'wait 0 ms')) : DONE) : sleep(p.ms, ctx)),
 });
 

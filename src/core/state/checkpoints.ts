@@ -328,7 +328,7 @@ export async function restoreCheckpoint(
 	const tx = createTransaction({ runId, workspace: ctx.workspace, stateDir, sandbox: ctx.sandbox, journal });
 	try {
 		const workflow = { name: `restore checkpoint ${name}`, checkpoint: name, instructions: [{ id: STEP_ID }] };
-		journal.append({ t: 'run', runId, startedAt, workspace: ctx.workspace, workflow, options: { concurrency: 1, mode: 'sequential', onFailure: 'stop' } });
+		journal.append({ t: 'run', runId, startedAt, workspace: ctx.workspace, name: workflow.name, steps: 1, variables: {}, undo: {}, workflow, options: { concurrency: 1, mode: 'sequential', onFailure: 'stop' } });
 		journal.append({ t: 'step-start', id: STEP_ID, attempt: 1, at: startedAt });
 		await journal.flush();
 		const fs = tx.fsFor(STEP_ID);

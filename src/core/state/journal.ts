@@ -32,6 +32,17 @@ export function encodeRecord(rec: JournalRecord): string {
 	return `${Buffer.byteLength(json)} ${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
 }
 
+/** Frame one record as bytes: the payload is converted to UTF-8 once and checksummed as bytes (the hot path). */
+export function encodeRecordBytes(rec: JournalRecord): Buffer {
+	const payload = Buffer.from(JSON.stringify(rec));
+	const header = Buffer.from(`${payload.length} ${crc32(payload).toString(16).padStart(8, '0')} `);
+	const line = Buffer.allocUnsafe(header.length + payload.length + 1);
+	header.copy(line, 0);
+	payload.copy(line, header.length);
+	line[line.length - 1] = NL;
+	return line;
+}
+
 /** Validate the line [start, nl) and return its record (or true when !parse), or why it is bad. */
 function decodeLine(buf: Buffer, start: number, nl: number, parse: boolean): JournalRecord | true | string {
 	let i = start;
@@ -185,7 +196,7 @@ export interface JournalStats {
  */
 export class Journal {
 	readonly stats: JournalStats = { appends: 0, commits: 0, fsyncs: 0, bytes: 0 };
-	private pending: string[] = [];
+	private pending: Buffer[] = [];
 	/** Records appended / made durable so far (sequence numbers, for flush targets). */
 	private appended = 0;
 	private durable = 0;
@@ -250,7 +261,7 @@ export class Journal {
 	/** Buffer a record; it becomes durable with the next flush() (by this caller or any other). */
 	append(rec: JournalRecord): void {
 		if (this.closed) throw new StateError('io', `journal ${this.file} is closed; cannot append a "${rec.t}" record`);
-		this.pending.push(encodeRecord(rec));
+		this.pending.push(encodeRecordBytes(rec));
 		this.appended++;
 		this.stats.appends++;
 	}
@@ -299,8 +310,8 @@ export class Journal {
 		return commit;
 	}
 
-	private async commit(batch: string[], target: number): Promise<void> {
-		const data = Buffer.from(batch.length === 1 ? batch[0] : batch.join(''));
+	private async commit(batch: Buffer[], target: number): Promise<void> {
+		const data = batch.length === 1 ? batch[0] : Buffer.concat(batch);
 		try {
 			await stateIo.writeAll(this.fh, data, this.size, this.file);
 			if (!this.dsync) await stateIo.datasync(this.fh, this.file);

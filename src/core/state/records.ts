@@ -12,8 +12,17 @@ export type JournalRecord =
 			/** Workflow source path (workspace-relative when inside it) and the sha256 of its bytes. */
 			file?: string;
 			sourceHash?: string;
-			/** The parsed workflow as run (after defaults), so resume and rollback never need guessing. */
-			workflow: unknown;
+			name: string;
+			/** Number of steps. */
+			steps: number;
+			/** Variables as run (including command-line overrides). */
+			variables: Record<string, unknown>;
+			/** A verified copy of the workflow file's bytes in the run folder (this file name), so resume never guesses. */
+			snapshot?: string;
+			/** The parsed workflow inline, when it did not come from a file (or the file changed while loading). */
+			workflow?: unknown;
+			/** Each step's `undo` compensation, by id (only steps that have one), for rollback. */
+			undo: Record<string, unknown>;
 			options: { concurrency: number; mode: string; onFailure: string };
 	  }
 	| { t: 'step-start'; id: string; attempt: number; at: number }

@@ -139,9 +139,8 @@ export function summarizeJournal(runId: string, records: readonly JournalRecord[
 			case 'run': {
 				summary.startedAt = rec.startedAt;
 				if (rec.file !== undefined) summary.file = rec.file;
-				const wf = rec.workflow as { name?: unknown; instructions?: unknown } | undefined;
-				summary.workflow = typeof wf?.name === 'string' ? wf.name : (rec.file ?? runId);
-				if (Array.isArray(wf?.instructions)) summary.steps.total = wf.instructions.length;
+				summary.workflow = typeof rec.name === 'string' ? rec.name : (rec.file ?? runId);
+				if (typeof rec.steps === 'number') summary.steps.total = rec.steps;
 				break;
 			}
 			case 'step-end':

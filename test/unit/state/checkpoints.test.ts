@@ -17,7 +17,7 @@ async function asRun(ws: string, sandbox: Sandbox, body: (fs: WorkspaceFs) => Pr
 	const runId = newRunId();
 	const paths = await createRunDir(join(ws, '.quantum'), runId);
 	const journal = await Journal.open(paths.journal);
-	journal.append({ t: 'run', runId, startedAt: Date.now(), workspace: ws, workflow: { name: 'w' }, options: { concurrency: 1, mode: 'parallel', onFailure: 'stop' } });
+	journal.append({ t: 'run', runId, startedAt: Date.now(), workspace: ws, name: 'w', steps: 1, variables: {}, undo: {}, workflow: { name: 'w' }, options: { concurrency: 1, mode: 'parallel', onFailure: 'stop' } });
 	const tx = createTransaction({ runId, workspace: ws, sandbox, journal });
 	await body(tx.fsFor('s'));
 	journal.append({ t: 'run-end', status: 'succeeded', at: Date.now(), durationMs: 0 });

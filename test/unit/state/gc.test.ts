@@ -14,7 +14,7 @@ async function makeRun(stateDir: string, runId: string, startedAt: number, kind:
 	const paths = await createRunDir(stateDir, runId);
 	const j = await Journal.open(paths.journal);
 	const recs: JournalRecord[] = [
-		{ t: 'run', runId, startedAt, workspace: '/w', workflow: { name: runId }, options: { concurrency: 1, mode: 'parallel', onFailure: 'stop' } },
+		{ t: 'run', runId, startedAt, workspace: '/w', name: runId, steps: 0, variables: {}, undo: {}, options: { concurrency: 1, mode: 'parallel', onFailure: 'stop' } },
 	];
 	if (kind !== 'interrupted') recs.push({ t: 'run-end', status: kind === 'rolled_back' ? 'failed' : kind, at: startedAt + 1, durationMs: 1 });
 	if (kind === 'succeeded') recs.push({ t: 'commit', at: startedAt + 1 });

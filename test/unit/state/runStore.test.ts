@@ -30,7 +30,10 @@ const runRecord = (runId: string, startedAt: number): JournalRecord => ({
 	startedAt,
 	workspace: '/w',
 	file: 'flow.workflow.json',
-	workflow: { name: 'demo', instructions: [{ id: 'a' }, { id: 'b' }, { id: 'c' }] },
+	name: 'demo',
+	steps: 3,
+	variables: {},
+	undo: {},
 	options: { concurrency: 4, mode: 'parallel', onFailure: 'stop' },
 });
 
