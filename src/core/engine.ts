@@ -1,5 +1,5 @@
 // The core's front door: createEngine(ports) → load, plan, run, resume, rollback, commit, runs, checkpoints.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +27,7 @@ import {
 	newRunId,
 	resolveRunId,
 	runPaths,
+	runsDir,
 	stateDirFor,
 	updateRunSummary,
 	writeRunSummary,
@@ -41,7 +42,7 @@ import {
 	type CheckpointInfo,
 	type CheckpointRestoreResult,
 } from './state/checkpoints';
-import { collectGarbage, type GcPolicy } from './state/gc';
+import { collectGarbage, DEFAULT_GC_POLICY, type GcPolicy } from './state/gc';
 import { loadWorkflowFile, parseWorkflowText } from './workflow/parse';
 import type { Workflow } from './workflow/schema';
 
@@ -112,6 +113,9 @@ export interface Engine {
 	dispose(): void;
 }
 
+/** The size limit of the GC policy is checked after one run in this many, on average (see gcDue). */
+const GC_SIZE_CHECK_EVERY = 10;
+
 /** Steps faster than this do not shape critical paths; not recording them keeps stats.json small. */
 const MIN_RECORDED_MS = 5;
 
@@ -173,6 +177,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		previous: readonly JournalRecord[] | undefined,
 		resume: ResumeState | undefined,
 		signal: AbortSignal | undefined,
+		meta: { file?: string; startedAt: number },
 	): Promise<RunResult> {
 		const tx = createTransaction({ runId, workspace: sandbox.root, stateDir, sandbox, journal, previous });
 		let execution: RunExecution | undefined;
@@ -205,10 +210,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			});
 			outcome = await execution.execute();
 			journal.append({ t: 'run-end', status: outcome.status, at: clock.now(), durationMs: outcome.durationMs });
-			await journal.flush();
-			for (const [k, v] of context) store.set(k, v);
-			await store.save();
-			await recordDurations(thePlan, outcome);
+			const finished = outcome;
+			const saveContext = async () => {
+				if (!execution?.contextChanged) return;
+				for (const [k, v] of context) store.set(k, v);
+				await store.save();
+			};
+			await Promise.all([journal.flush(), saveContext(), recordDurations(thePlan, finished)]);
 			if (outcome.status === 'failed' && thePlan.settings.onFailure === 'rollback') {
 				services.logger.log('info', 'run', `on_failure is "rollback": rolling back ${runId}`);
 				rolledBack = await doRollback(runId, false, journal);
@@ -220,7 +228,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			await journal.close().catch(() => undefined);
 			await release();
 		}
-		const summary: Partial<RunSummary> = {
+		const summary: RunSummary = {
+			runId,
+			workflow: thePlan.workflow.name,
+			file: meta.file,
+			startedAt: meta.startedAt,
+			committed: false,
 			status: outcome.status,
 			durationMs: outcome.durationMs,
 			steps: {
@@ -231,8 +244,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 				cancelled: outcome.counts.cancelled ?? 0,
 			},
 		};
-		await updateRunSummary(stateDir, runId, summary).catch((err) => services.logger.log('warn', 'state', describeError(err)));
-		await collectGarbage(stateDir, opts.gc, { keep: [runId] }).then(
+		await writeRunSummary(stateDir, summary).catch((err) => services.logger.log('warn', 'state', describeError(err)));
+		if (await gcDue()) await collectGarbage(stateDir, opts.gc, { keep: [runId] }).then(
 			(gc) => {
 				if (gc.removedRuns.length) services.logger.log('info', 'gc', `removed ${gc.removedRuns.length} old runs (${gc.freedBytes} bytes)`);
 				if (gc.overLimit) services.logger.log('warn', 'gc', gc.overLimit);
@@ -243,6 +256,16 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			events.emit({ type: 'run-finished', runId, status: outcome.status, durationMs: outcome.durationMs, counts: outcome.counts, message: outcome.message });
 		}
 		return { ...outcome, runId, rollback: rolledBack };
+	}
+
+	/**
+	 * Whether to apply the GC policy now: always once there are more run folders than the count limit (one readdir),
+	 * and after one run in GC_SIZE_CHECK_EVERY on average for the size limit, which needs every run folder measured.
+	 */
+	async function gcDue(): Promise<boolean> {
+		const maxRuns = opts.gc?.maxRuns ?? DEFAULT_GC_POLICY.maxRuns;
+		const count = await readdir(runsDir(stateDir)).then((d) => d.length, () => 0);
+		return count > maxRuns || Math.random() < 1 / GC_SIZE_CHECK_EVERY;
 	}
 
 	async function recordDurations(thePlan: Plan, outcome: RunOutcome): Promise<void> {
@@ -263,10 +286,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		const paths = await createRunDir(stateDir, runId);
 		const release = await acquireRunLock(paths.dir);
 		let journal: Journal;
+		let meta: { file?: string; startedAt: number };
 		try {
-			journal = await Journal.open(paths.journal);
 			const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
-			const snapshot = await snapshotSource(workflow, paths.dir);
+			let snapshot: string | undefined;
+			[journal, snapshot] = await Promise.all([Journal.open(paths.journal), snapshotSource(workflow, paths.dir)]);
 			journal.append({
 				t: 'run',
 				runId,
@@ -282,22 +306,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 				undo: undoOf(workflow),
 				options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
 			});
+			// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
 			await journal.flush();
-			await writeRunSummary(stateDir, {
-				runId,
-				workflow: workflow.name,
-				file,
-				status: 'running',
-				startedAt: clock.now(),
-				steps: { total: thePlan.steps.length, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 },
-				committed: false,
-			});
+			meta = { file, startedAt: clock.now() };
 		} catch (err) {
 			await release();
 			throw err;
 		}
 		runOpts.onStart?.(runId);
-		return execute(runId, thePlan, journal, release, undefined, undefined, runOpts.signal);
+		return execute(runId, thePlan, journal, release, undefined, undefined, runOpts.signal, meta);
 	}
 
 	async function resume(given?: string, resumeOpts: ResumeOptions = {}): Promise<RunResult> {
@@ -331,7 +348,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			journal.append({ t: 'resume', at: clock.now(), pid: process.pid });
 			await journal.flush();
 			await updateRunSummary(stateDir, runId, { status: 'running' });
-			return await execute(runId, thePlan, journal, release, contents.records, resumeState, resumeOpts.signal);
+			const meta = { file: state.run.file, startedAt: state.run.startedAt };
+			return await execute(runId, thePlan, journal, release, contents.records, resumeState, resumeOpts.signal, meta);
 		} catch (err) {
 			if (journal) await journal.close().catch(() => undefined);
 			await release().catch(() => undefined);

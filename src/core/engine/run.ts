@@ -175,7 +175,11 @@ export class RunExecution {
 		this.controller.abort(new StepError('cancelled', reason));
 	}
 
+	/** Whether a step set a context key, so the global context must be saved. */
+	contextChanged = false;
+
 	setContext(key: string, value: unknown): void {
+		this.contextChanged = true;
 		this.context.set(key, value);
 		this.journal.append({ t: 'context', key, value });
 	}
