@@ -469,7 +469,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		workspace: sandbox.root,
 		stateDir,
 		load: (file) => loadWorkflowFile(path.resolve(file), parseOptions),
-		parse: (text, file) => parseWorkflowText(text, { ...parseOptions, file }),
+		parse: (text, file) => {
+			const workflow = parseWorkflowText(text, { ...parseOptions, file });
+			parsedText.set(workflow, text);
+			return workflow;
+		},
 		plan,
 		run,
 		resume,
@@ -486,11 +490,20 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 	};
 }
 
-/** Saves the workflow file's bytes with the run when they still match what was parsed; else the run record holds it. */
+/** The exact text engine.parse read, so a run can save it instead of serializing the parsed workflow again. */
+const parsedText = new WeakMap<Workflow, string>();
+
+/**
+ * Saves the workflow's source with the run: the text engine.parse read, or the file's bytes when they still match
+ * what was loaded. Otherwise (undefined) the run record holds the parsed workflow itself.
+ */
 async function snapshotSource(workflow: Workflow, runDir: string): Promise<string | undefined> {
-	if (!workflow.file || !workflow.sourceHash) return undefined;
-	const bytes = await readFile(workflow.file).catch(() => undefined);
-	if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	let bytes: Buffer | string | undefined = parsedText.get(workflow);
+	if (bytes === undefined) {
+		if (!workflow.file || !workflow.sourceHash) return undefined;
+		bytes = await readFile(workflow.file).catch(() => undefined);
+		if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	}
 	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot' });
 	return SNAPSHOT_FILE;
 }

@@ -49,7 +49,7 @@ export interface RunInputs {
 	context: Map<string, unknown>;
 	/** Resume: final statuses and outputs carried over; steps interrupted while running external effects. */
 	initial?: Uint8Array;
-	outputs?: Map<number, unknown>;
+	outputs?: ReadonlyMap<number, unknown>;
 	inDoubt?: ReadonlySet<number>;
 	/** Parameters edited by an earlier decision, by step index. */
 	editedParams?: Map<number, Record<string, unknown>>;
@@ -135,7 +135,8 @@ export class RunExecution {
 	readonly context: Map<string, unknown>;
 	private readonly plan: Plan;
 	private readonly journal: RunJournal;
-	private readonly outputs: Map<number, unknown>;
+	/** Output of each finished step by index; undefined = none yet (a step without output stores null). */
+	private readonly outputs: unknown[];
 	private readonly durations: Float64Array;
 	private readonly scope: SubstitutionScope;
 	private readonly signal: AbortSignal;
@@ -154,7 +155,8 @@ export class RunExecution {
 		this.journal = inputs.journal;
 		this.tx = inputs.tx;
 		this.context = inputs.context;
-		this.outputs = inputs.outputs ?? new Map();
+		this.outputs = new Array(this.plan.steps.length);
+		if (inputs.outputs) for (const [i, out] of inputs.outputs) this.outputs[i] = out;
 		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
 		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
 		const indexOf = this.plan.graph.indexOf;
@@ -165,7 +167,8 @@ export class RunExecution {
 			context: (key) => (this.context.has(key) ? { found: true, value: this.context.get(key) } : { found: false }),
 			step: (id) => {
 				const i = indexOf.get(id);
-				return i !== undefined && this.outputs.has(i) ? { found: true, output: this.outputs.get(i) } : { found: false };
+				const output = i === undefined ? undefined : this.outputs[i];
+				return output === undefined ? { found: false } : { found: true, output };
 			},
 		};
 	}
@@ -225,7 +228,7 @@ export class RunExecution {
 				runIf: plan.runIf,
 			},
 			{
-				execute: (i) => this.runStep(i),
+				execute: (i, done) => this.runStep(i, done),
 				onQueued: events.active ? (i) => this.emitStep(i, 'queued', 0) : undefined,
 				onSkipped: (i, reason) => this.finishUnrun(i, 'skipped', reason),
 				onCancelled: (i) => this.finishUnrun(i, 'cancelled', 'the run was cancelled'),
@@ -299,21 +302,28 @@ export class RunExecution {
 		return cancelled ? Status.Cancelled : Status.Failed;
 	}
 
-	/** Runs one step to a final outcome; never rejects. Plain steps take a path with a single promise. */
-	private runStep(i: number): Promise<Outcome> {
+	/** Runs one step to a final outcome and reports it through `done`. Plain steps take a path with a single promise. */
+	private runStep(i: number, done: (i: number, outcome: Outcome) => void): void {
 		const step = this.plan.steps[i];
-		if (!this.isPlain(step)) return this.runFullStep(i);
+		if (!this.isPlain(step)) {
+			this.runFullStep(i).then(
+				(outcome) => done(i, outcome),
+				(err) => done(i, this.fail(i, 0, this.services.clock.now(), err)),
+			);
+			return;
+		}
 		const t0 = this.services.clock.now();
 		if (this.services.events.active) this.emitStep(i, 'running', 1);
 		let pending: Promise<unknown>;
 		try {
 			pending = step.op.run(step.staticParams as never, new StepCtx(this, step.instruction, 1, this.signal));
 		} catch (err) {
-			return Promise.resolve(this.fail(i, 1, t0, err));
+			done(i, this.fail(i, 1, t0, err));
+			return;
 		}
-		return pending.then(
-			(output) => this.succeed(i, 1, t0, output),
-			(err) => this.fail(i, 1, t0, err),
+		pending.then(
+			(output) => done(i, this.succeed(i, 1, t0, output)),
+			(err) => done(i, this.fail(i, 1, t0, err)),
 		);
 	}
 
@@ -424,7 +434,7 @@ export class RunExecution {
 		const durationMs = at - t0;
 		this.durations[i] = durationMs;
 		const stored = output === undefined ? null : output;
-		this.outputs.set(i, stored);
+		this.outputs[i] = stored;
 		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
 		if (step.op.effect === 'none' && !ins.undo) {
 			this.pureEnds.push([ins.id, attempt, at, durationMs, stored]);

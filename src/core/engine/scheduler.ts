@@ -33,8 +33,8 @@ export interface SchedulerGraph {
 }
 
 export interface SchedulerHooks {
-	/** Runs one step; resolves with its outcome and never rejects. */
-	execute(index: number): Promise<Outcome>;
+	/** Runs one step and calls `done` exactly once with its outcome (a callback, not a promise: one less per step). */
+	execute(index: number, done: (index: number, outcome: Outcome) => void): void;
 	onQueued?(index: number): void;
 	onSkipped(index: number, reason: string): void;
 	onCancelled(index: number): void;
@@ -198,10 +198,11 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				}
 				running++;
 				status[i] = Status.Running;
-				hooks.execute(i).then(
-					(outcome) => complete(i, outcome),
-					() => complete(i, Status.Failed),
-				);
+				try {
+					hooks.execute(i, complete);
+				} catch {
+					complete(i, Status.Failed);
+				}
 			}
 			if (running === 0 && (cancelled || queue.length === 0)) finishRun();
 		};

@@ -41,15 +41,19 @@ async function schedule(
 	const result = await runScheduler(
 		graphOf(spec),
 		{
-			execute: async (i) => {
+			execute: (i, done) => {
 				trace.started.push(i);
 				running++;
 				trace.maxRunning = Math.max(trace.maxRunning, running);
-				try {
-					return await work(i);
-				} finally {
-					running--;
-				}
+				work(i)
+					.then(
+						(outcome) => ({ outcome }),
+						() => ({ outcome: Status.Failed as Outcome }),
+					)
+					.then(({ outcome }) => {
+						running--;
+						done(i, outcome);
+					});
 			},
 			onSkipped: (i, reason) => trace.skipped.set(i, reason),
 			onCancelled: (i) => trace.cancelled.push(i),
@@ -174,9 +178,8 @@ describe('scheduler', () => {
 		await runScheduler(
 			graphOf({ deps: Array.from({ length: 20 }, () => []) }),
 			{
-				execute: async (i) => {
-					await tick();
-					return i < 4 ? Status.Failed : Status.Succeeded;
+				execute: (i, done) => {
+					tick().then(() => done(i, i < 4 ? Status.Failed : Status.Succeeded));
 				},
 				onSkipped() {},
 				onCancelled() {},
