@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
 import type { RunStatus } from '../core/engine/events';
-import { EXECUTION_MODES, ON_FAILURE, type Workflow } from '../core/workflow/schema';
+import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
 import { RunDisplay, formatDuration, plural, type DisplayMode } from './display';
 import { TtyPrompter } from './prompter';
@@ -135,15 +135,16 @@ function parseIntOption(name: string) {
 	};
 }
 
-function applyVars(workflow: Workflow, vars: string[] | undefined): Workflow {
-	if (!vars?.length) return workflow;
-	const variables = { ...workflow.variables };
+/** `--var NAME=VALUE` options as variables. */
+function parseVars(vars: string[] | undefined): Record<string, unknown> | undefined {
+	if (!vars?.length) return undefined;
+	const variables: Record<string, unknown> = {};
 	for (const v of vars) {
 		const eq = v.indexOf('=');
 		if (eq <= 0) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `--var takes NAME=VALUE, got "${v}"`);
 		variables[v.slice(0, eq)] = v.slice(eq + 1);
 	}
-	return { ...workflow, variables };
+	return variables;
 }
 
 export function buildProgram(cli: Cli): Command {
@@ -174,7 +175,7 @@ export function buildProgram(cli: Cli): Command {
 			const mode = cli.displayMode(o.json, o.quiet);
 			const display = new RunDisplay(mode, cli.io.stdout, (globals().color ?? true) && mode === 'tty', globals().verbose);
 			const engine = await cli.engine(globals(), cli.prompter(o.yes ?? false, display), mode);
-			const workflow = applyVars(await engine.load(file), o.var);
+			const workflow = await engine.load(file, { variables: parseVars(o.var) });
 			const settings = { concurrency: o.concurrency, mode: o.mode, onFailure: o.onFailure };
 			if (o.dryRun) {
 				const plan = await engine.plan(workflow, settings);
@@ -228,7 +229,7 @@ export function buildProgram(cli: Cli): Command {
 		.option('--json', 'machine-readable plan')
 		.action(async (file: string, o) => {
 			const engine = await cli.engine(globals(), rejectAll);
-			const workflow = applyVars(await engine.load(file), o.var);
+			const workflow = await engine.load(file, { variables: parseVars(o.var) });
 			const plan = await engine.plan(workflow, { concurrency: o.concurrency, mode: o.mode });
 			if (o.json) cli.out(JSON.stringify(planJson(plan)));
 			else printPlan(plan, (l) => cli.out(l));

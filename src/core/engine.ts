@@ -74,6 +74,11 @@ export interface Checkpoints {
 	delete(name: string): Promise<void>;
 }
 
+export interface LoadOptions {
+	/** Override or add workflow variables (`qo run --var NAME=VALUE`); validation sees them. */
+	variables?: Record<string, unknown>;
+}
+
 export interface RunOptions {
 	settings?: Partial<RunSettings>;
 	signal?: AbortSignal;
@@ -100,8 +105,8 @@ export interface Engine {
 	readonly workspace: string;
 	readonly stateDir: string;
 	/** Read and validate a workflow file; throws WorkflowError listing every problem. */
-	load(file: string): Promise<Workflow>;
-	parse(text: string, file?: string): Workflow;
+	load(file: string, opts?: LoadOptions): Promise<Workflow>;
+	parse(text: string, file?: string, opts?: LoadOptions): Workflow;
 	plan(workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan>;
 	run(workflow: Workflow, opts?: RunOptions): Promise<RunResult>;
 	resume(runId?: string, opts?: ResumeOptions): Promise<RunResult>;
@@ -468,9 +473,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		registry,
 		workspace: sandbox.root,
 		stateDir,
-		load: (file) => loadWorkflowFile(path.resolve(file), parseOptions),
-		parse: (text, file) => {
-			const workflow = parseWorkflowText(text, { ...parseOptions, file });
+		load: (file, o) => loadWorkflowFile(path.resolve(file), { ...parseOptions, variables: o?.variables }),
+		parse: (text, file, o) => {
+			const workflow = parseWorkflowText(text, { ...parseOptions, file, variables: o?.variables });
 			parsedText.set(workflow, text);
 			return workflow;
 		},

@@ -3,8 +3,8 @@ import { describeError, StepError } from '../errors';
 import type { HandlerRegistry } from '../handlers/registry';
 import type { OperationSpec, Touches } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
-import { buildGraph, type Graph } from '../workflow/graph';
-import { getStaticParams } from '../workflow/parse';
+import { buildGraph, withDurations, type Graph } from '../workflow/graph';
+import { getStaticParams, getValidatedGraph } from '../workflow/parse';
 import type { ExecutionMode, Instruction, OnFailure, Workflow } from '../workflow/schema';
 import { findReferences, hasTemplates, substitute, type SubstitutionScope } from '../workflow/substitute';
 import { RUN_IF_CODE } from './scheduler';
@@ -77,7 +77,10 @@ export interface PlanOptions {
 }
 
 export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
-	const graph = buildGraph(workflow.instructions, durationEstimates(workflow, opts));
+	const durations = durationEstimates(workflow, opts);
+	// The graph validation built is reused; only the duration-weighted parts are recomputed.
+	const validated = getValidatedGraph(workflow);
+	const graph = validated ? withDurations(validated, workflow.instructions, durations) : buildGraph(workflow.instructions, durations);
 	const n = workflow.instructions.length;
 	const priority = new Int32Array(n);
 	const runIf = new Uint8Array(n);
@@ -89,7 +92,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
 		priority[i] = ins.priority;
 		runIf[i] = RUN_IF_CODE[ins.run_if ?? 'success'];
-		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox);
+		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox, workflow);
 	}
 	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
 }
@@ -103,7 +106,7 @@ function durationEstimates(workflow: Workflow, opts: PlanOptions): ((id: string)
 	for (const ins of workflow.instructions) {
 		const op = opts.registry.operation(ins.type, ins.operation);
 		if (!op?.estimateMs) continue;
-		const params = getStaticParams(ins);
+		const params = getStaticParams(ins, workflow);
 		const ms = params === undefined ? undefined : op.estimateMs(params as never);
 		if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
 	}
@@ -115,10 +118,18 @@ function durationEstimates(workflow: Workflow, opts: PlanOptions): ((id: string)
 
 const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;
 
-function planStep(i: number, ins: Instruction, op: OperationSpec<never>, level: number, scope: SubstitutionScope, sandbox: Sandbox): PlannedStep {
+function planStep(
+	i: number,
+	ins: Instruction,
+	op: OperationSpec<never>,
+	level: number,
+	scope: SubstitutionScope,
+	sandbox: Sandbox,
+	workflow: Workflow,
+): PlannedStep {
 	const templated = hasTemplates(ins.parameters);
 	// The parser already parsed static parameters; a workflow read back from a journal is parsed again here.
-	let staticParams = getStaticParams(ins);
+	let staticParams = getStaticParams(ins, workflow);
 	const dynamic = templated && staticParams === undefined && isDynamic(ins.parameters);
 	if (!dynamic && staticParams === undefined) {
 		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;

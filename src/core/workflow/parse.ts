@@ -5,15 +5,16 @@ import { basename, resolve } from 'node:path';
 import { WorkflowError } from '../errors';
 import type { ErrorLocation } from '../errors';
 import type { HandlerRegistry } from '../handlers/registry';
-import { findCycles, formatCycle } from './graph';
+import { formatCycle, graphFromEdges } from './graph';
+import type { Graph } from './graph';
 import { diagnoseJson, LineIndex, locatePaths } from './jsonLocation';
 import type { PathKey } from './jsonLocation';
 import { checkDepth } from './references';
 import { workflowSchema } from './schema';
-import type { Instruction, Workflow } from './schema';
+import type { Instruction, RawInstruction, Workflow } from './schema';
 import { formatKeys } from './substitute';
 import type { SubstitutionScope } from './substitute';
-import { assignIds, envelopeProblems, InstructionChecker, isObject } from './validate';
+import { assignIds, envelopeProblems, InstructionChecker, isObject, parseInstruction } from './validate';
 import type { Problem } from './validate';
 
 export { diagnoseJson } from './jsonLocation';
@@ -27,13 +28,61 @@ export interface ParseOptions {
 	env?: NodeJS.ProcessEnv;
 	/** Absolute workspace root, for `${workspace}`. */
 	workspace: string;
+	/** Variables that override (or add to) the file's, e.g. `qo run --var NAME=VALUE`. */
+	variables?: Record<string, unknown>;
 }
 
-const staticParams = new WeakMap<Instruction, unknown>();
+/**
+ * What validation leaves for the engine's plan, kept per instructions array (which a copy of the workflow with other
+ * variables still shares), never per step: 100,000 WeakMap entries cost more than the lookups save.
+ */
+interface Validated {
+	instructions: Instruction[];
+	count: number;
+	graph: Graph;
+	/** Parameters zod-parsed at load time, by index; undefined where they need ${steps}/${context} at run time. */
+	staticOf: unknown[];
+	/** 1 where the parameters had ${vars}/${env}/${workspace} substituted: valid only with the same variables. */
+	scoped: Uint8Array;
+	variables: Record<string, unknown>;
+}
+const validated = new WeakMap<Instruction[], Validated>();
+/** The most recently validated workflows, weakly: how getStaticParams(step) without its workflow finds the step. */
+const recent: WeakRef<Validated>[] = [];
+const RECENT_LIMIT = 8;
 
-/** Parameters zod-parsed at load time (vars/env/workspace substituted), or undefined if they need ${steps}/${context}. */
-export function getStaticParams(step: Instruction): unknown {
-	return staticParams.get(step);
+function entryFor(instructions: Instruction[]): Validated | undefined {
+	const entry = validated.get(instructions);
+	return entry && instructions.length === entry.count ? entry : undefined;
+}
+
+/**
+ * Parameters zod-parsed at load time, or undefined when they need ${steps}/${context} or are not known here (then
+ * parse them). Pass the step's workflow: the lookup is then O(1) and sure, and parameters that substituted
+ * ${vars...} are returned only while the workflow has the variables they were substituted with. Without it, only
+ * the last few validated workflows are searched and such parameters are never returned.
+ */
+export function getStaticParams(step: Instruction, workflow?: Workflow): unknown {
+	const i = step.index;
+	if (workflow) {
+		const entry = entryFor(workflow.instructions);
+		if (!entry || entry.instructions[i] !== step) return undefined;
+		return entry.scoped[i] && entry.variables !== workflow.variables ? undefined : entry.staticOf[i];
+	}
+	for (let k = recent.length - 1; k >= 0; k--) {
+		const entry = recent[k].deref();
+		if (entry && entry.instructions[i] === step) return entry.scoped[i] ? undefined : entry.staticOf[i];
+	}
+	return undefined;
+}
+
+/**
+ * The graph built while validating the workflow's instructions (unit durations; graph.ts `withDurations` gives it
+ * others), or undefined when the parser did not make that instructions array or it was resized since. The graph
+ * stays valid as long as no instruction's id or dependencies are edited.
+ */
+export function getValidatedGraph(workflow: Workflow): Graph | undefined {
+	return entryFor(workflow.instructions)?.graph;
 }
 
 /** Reads, parses and validates a workflow file; `file` becomes absolute and `sourceHash` the sha256 of its bytes. */
@@ -90,16 +139,27 @@ function validateWorkflow(input: unknown, opts: ParseOptions, text: string | und
 		data = { name: singleName(opts.file, instruction), instructions: [typeof $schema === 'string' ? instruction : input] };
 	}
 
-	const envelope = workflowSchema.safeParse(data);
+	const root = isObject(data) ? data : {};
+	const rawInstructions: unknown[] = Array.isArray(root.instructions) ? root.instructions : [];
+	// JSON text holds only plain data, for which parseInstruction's hand checks are exact: zod then sees the envelope
+	// and only the instructions those checks do not accept. Anything else is checked by zod as a whole.
+	const quick = text !== undefined && Array.isArray(root.instructions);
+	const envelope = workflowSchema.safeParse(quick ? { ...root, instructions: [] } : data);
 	if (!envelope.success) {
 		for (const issue of envelope.error.issues) problems.push(...envelopeProblems(issue, data, single));
 	}
-	const root = isObject(data) ? data : {};
-	const rawInstructions: unknown[] = Array.isArray(root.instructions) ? root.instructions : [];
-	const variables = envelope.success ? (envelope.data.variables ?? {}) : isObject(root.variables) ? root.variables : {};
+	const n = rawInstructions.length;
+	let parsed: (RawInstruction | undefined)[] | undefined;
+	if (quick) {
+		parsed = new Array(n);
+		for (let i = 0; i < n; i++) parsed[i] = parseInstruction(i, rawInstructions[i], data, single, problems);
+	} else if (envelope.success) {
+		parsed = envelope.data.instructions;
+	}
+	const declared = envelope.success ? (envelope.data.variables ?? {}) : isObject(root.variables) ? root.variables : {};
+	const variables = opts.variables ? { ...declared, ...opts.variables } : declared;
 	checkDepth(variables, ['variables'], problems);
 
-	const n = rawInstructions.length;
 	const { ids, indexOf } = assignIds(rawInstructions, problems);
 	const scope: SubstitutionScope = {
 		vars: variables,
@@ -108,15 +168,17 @@ function validateWorkflow(input: unknown, opts: ParseOptions, text: string | und
 		context: () => ({ found: false }),
 		step: () => ({ found: false }),
 	};
-	const checker = new InstructionChecker(ids, indexOf, scope, opts.registry, problems);
+	const checker = new InstructionChecker(ids, indexOf, scope, opts.registry, problems, quick);
 	const instructions: Instruction[] = new Array(n);
 	const staticOf: unknown[] = new Array(n);
 	for (let i = 0; i < n; i++) {
-		instructions[i] = checker.check(i, rawInstructions[i], envelope.success ? envelope.data.instructions[i] : undefined);
+		instructions[i] = checker.check(i, rawInstructions[i], parsed?.[i]);
 		staticOf[i] = checker.staticValue;
 	}
 
-	for (const cycle of findCycles(instructions, Infinity, indexOf)) {
+	// The dependencies are already indices, so the cycle check builds the graph the engine's plan reuses.
+	const { graph, cycles } = graphFromEdges(instructions, indexOf, checker.edges());
+	for (const cycle of cycles ?? []) {
 		const from = indexOf.get(cycle[0]) ?? 0;
 		const raw = rawInstructions[from];
 		const k = isObject(raw) && Array.isArray(raw.dependencies) ? raw.dependencies.indexOf(cycle[1]) : -1;
@@ -125,8 +187,7 @@ function validateWorkflow(input: unknown, opts: ParseOptions, text: string | und
 		problems.push({ code: 'cycle', message: `dependency cycle: ${formatCycle(cycle)}`, keys });
 	}
 
-	if (problems.length) throw toError(problems, text, opts.file, single);
-	for (let i = 0; i < n; i++) if (staticOf[i] !== undefined) staticParams.set(instructions[i], staticOf[i]);
+	if (problems.length || !graph) throw toError(problems, text, opts.file, single);
 	const wf = envelope.success ? envelope.data : undefined;
 	const workflow: Workflow = {
 		name: wf?.name ?? '',
@@ -135,7 +196,15 @@ function validateWorkflow(input: unknown, opts: ParseOptions, text: string | und
 		instructions,
 	};
 	if (wf?.description !== undefined) workflow.description = wf.description;
+	remember({ instructions, count: n, graph, staticOf, scoped: checker.scoped, variables });
 	return workflow;
+}
+
+function remember(entry: Validated): void {
+	validated.set(entry.instructions, entry);
+	for (let k = recent.length - 1; k >= 0; k--) if (!recent[k].deref()) recent.splice(k, 1);
+	if (recent.length >= RECENT_LIMIT) recent.shift();
+	recent.push(new WeakRef(entry));
 }
 
 function isSingleInstruction(data: unknown): data is Record<string, unknown> {

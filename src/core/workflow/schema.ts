@@ -4,6 +4,8 @@ import { z } from 'zod';
 export const EXECUTION_MODES = ['parallel', 'sequential', 'adaptive'] as const;
 export const ON_FAILURE = ['stop', 'continue', 'rollback'] as const;
 export const RUN_IF = ['success', 'failure', 'always'] as const;
+/** What a step id looks like (validate.ts tests it directly on the fast path). */
+export const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 export const retrySchema = z
 	.object({
@@ -27,7 +29,7 @@ export const instructionSchema = z
 	.object({
 		id: z
 			.string()
-			.regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'ids start with a letter or _ and hold letters, digits, _ . -')
+			.regex(ID_PATTERN, 'ids start with a letter or _ and hold letters, digits, _ . -')
 			.optional()
 			.describe('Unique step id; generated from the position when omitted.'),
 		type: z.string().min(1).describe('Handler type: file, exec, git, util (later llm, quality, agent).'),

@@ -2,10 +2,12 @@
 import { z } from 'zod';
 import type { WorkflowErrorCode } from '../errors';
 import type { HandlerRegistry } from '../handlers/registry';
+import type { OperationSpec } from '../handlers/types';
+import type { Edges } from './graph';
 import type { PathKey } from './jsonLocation';
 import { scanValue } from './references';
 import type { RefScan } from './references';
-import { instructionSchema, retrySchema, settingsSchema, undoSchema, workflowSchema } from './schema';
+import { ID_PATTERN, instructionSchema, RUN_IF, retrySchema, settingsSchema, undoSchema, workflowSchema } from './schema';
 import type { Instruction, RawInstruction } from './schema';
 import { compileTemplate } from './substitute';
 import type { SubstitutionScope } from './substitute';
@@ -56,7 +58,94 @@ function idPart(v: unknown): string {
 	return (typeof v === 'string' && v ? v : 'step').replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
-/** Checks one instruction at a time; one instance per workflow so the per-step hot path allocates little. */
+/**
+ * instructionSchema's verdict on one instruction of JSON.parse output: hand checks accept exactly the common valid
+ * case, and anything they do not accept goes to zod, which decides and words the problems (at `instructions[i]`).
+ * Returns the parsed instruction, or undefined after adding the problems.
+ */
+export function parseInstruction(i: number, raw: unknown, data: unknown, single: boolean, problems: Problem[]): RawInstruction | undefined {
+	const quick = quickInstruction(raw);
+	if (quick) return quick;
+	const result = instructionSchema.safeParse(raw);
+	if (result.success) return result.data;
+	for (const issue of result.error.issues) problems.push(...envelopeProblems({ ...issue, path: ['instructions', i, ...issue.path] }, data, single));
+	return undefined;
+}
+
+/**
+ * The instruction when instructionSchema certainly accepts it unchanged (retry and undo are parsed by their own
+ * schemas, for their defaults), else undefined. Exact only for JSON.parse output: plain objects with own string keys
+ * and finite numbers; a `__proto__` key in parameters (which zod strips) is left to zod.
+ */
+function quickInstruction(raw: unknown): RawInstruction | undefined {
+	if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+	const obj = raw as Record<string, unknown>;
+	let typed = 0;
+	let retry: RawInstruction['retry'];
+	let undo: RawInstruction['undo'];
+	for (const key in obj) {
+		const v = obj[key];
+		switch (key) {
+			case 'type':
+			case 'operation':
+				if (typeof v !== 'string' || v.length === 0) return undefined;
+				typed++;
+				break;
+			case 'id':
+				if (typeof v !== 'string' || !ID_PATTERN.test(v)) return undefined;
+				break;
+			case 'parameters':
+				if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.hasOwn(v, '__proto__')) return undefined;
+				break;
+			case 'dependencies':
+				if (!Array.isArray(v)) return undefined;
+				for (let k = 0; k < v.length; k++) if (typeof v[k] !== 'string') return undefined;
+				break;
+			case 'priority':
+				if (!Number.isSafeInteger(v)) return undefined;
+				break;
+			case 'timeout_ms':
+				if (!Number.isSafeInteger(v) || (v as number) <= 0) return undefined;
+				break;
+			case 'description':
+				if (typeof v !== 'string') return undefined;
+				break;
+			case 'context_key':
+				if (typeof v !== 'string' || v.length === 0) return undefined;
+				break;
+			case 'update_context':
+			case 'requires_approval':
+			case 'idempotent':
+				if (typeof v !== 'boolean') return undefined;
+				break;
+			case 'run_if':
+				if (!(RUN_IF as readonly unknown[]).includes(v)) return undefined;
+				break;
+			case 'retry': {
+				const r = retrySchema.safeParse(v);
+				if (!r.success) return undefined;
+				retry = r.data;
+				break;
+			}
+			case 'undo': {
+				const r = undoSchema.safeParse(v);
+				if (!r.success) return undefined;
+				undo = r.data;
+				break;
+			}
+			default:
+				return undefined;
+		}
+	}
+	if (typed !== 2) return undefined;
+	if (retry === undefined && undo === undefined) return obj as RawInstruction;
+	const out = { ...obj } as RawInstruction;
+	if (retry !== undefined) out.retry = retry;
+	if (undo !== undefined) out.undo = undo;
+	return out;
+}
+
+/** Checks one instruction at a time, in index order; one instance per workflow so the per-step hot path allocates little. */
 export class InstructionChecker implements RefScan {
 	id = '';
 	dynamic = false;
@@ -64,9 +153,20 @@ export class InstructionChecker implements RefScan {
 	inferred: Map<string, PathKey[]> | undefined;
 	/** The zod-parsed parameters of the last checked step when they need no run-time substitution. */
 	staticValue: unknown;
+	/** Per step, 1 when its parameters had ${vars}/${env}/${workspace} substituted (their static value depends on the scope). */
+	readonly scoped: Uint8Array;
 	/** Per step, where each inferred dependency came from (the parameter holding `${steps.ID...}`), for cycle locations. */
 	readonly origins: (Map<string, PathKey[]> | undefined)[] = [];
 	private readonly keys: PathKey[] = [];
+	/** The dependencies as indices, in CSR form (see graph.ts Edges), so the graph needs no id lookups. */
+	private readonly depStart: Int32Array;
+	private depList: Int32Array;
+	private edgeCount = 0;
+	/** mark[j] === i + 1 once step i depends on j: deduplication without a set per step. */
+	private readonly mark: Int32Array;
+	private lastType: string | undefined;
+	private lastOperation: string | undefined;
+	private lastSpec: OperationSpec<never> | undefined;
 
 	constructor(
 		private readonly ids: string[],
@@ -74,8 +174,24 @@ export class InstructionChecker implements RefScan {
 		readonly scope: SubstitutionScope,
 		private readonly registry: HandlerRegistry,
 		readonly problems: Problem[],
-	) {}
+		/** The input is fresh JSON.parse output: its objects and arrays may become the instructions' own. */
+		private readonly ownsInput = false,
+	) {
+		const n = ids.length;
+		this.depStart = new Int32Array(n + 1);
+		this.depList = new Int32Array(Math.max(16, 2 * n));
+		this.mark = new Int32Array(n);
+		this.scoped = new Uint8Array(n);
+	}
 
+	/** The dependencies of the steps checked so far (all of them once the last is checked), resolved to indices. */
+	edges(): Edges {
+		const n = this.ids.length;
+		this.depStart[n] = this.edgeCount;
+		return { depStart: this.depStart, depList: this.depList.slice(0, this.edgeCount) };
+	}
+
+	/** Checks step i (steps are checked in index order); `parsed` is its instructionSchema output, undefined when that failed. */
 	check(i: number, raw: unknown, parsed: RawInstruction | undefined): Instruction {
 		const { problems, indexOf, ids } = this;
 		const id = ids[i];
@@ -85,18 +201,21 @@ export class InstructionChecker implements RefScan {
 
 		const type = typeof obj.type === 'string' && obj.type ? obj.type : undefined;
 		const operation = typeof obj.operation === 'string' && obj.operation ? obj.operation : undefined;
-		const spec = type !== undefined && operation !== undefined ? this.registry.operation(type, operation) : undefined;
+		const spec = type !== undefined && operation !== undefined ? this.operation(type, operation) : undefined;
 		if (type !== undefined && !spec) this.unknownOperation(i, type, operation);
 
 		// References: ${steps.ID...} adds ID to the dependencies; vars/env/workspace are resolved now.
-		const keys = this.keys;
 		const rawParams = obj.parameters === undefined ? {} : obj.parameters;
 		const paramsOk = isObject(rawParams);
 		let partial: unknown;
 		if (paramsOk) {
-			keys.length = 0;
-			keys.push('instructions', i, 'parameters');
+			const keys = this.keys;
+			keys.length = 3;
+			keys[0] = 'instructions';
+			keys[1] = i;
+			keys[2] = 'parameters';
 			partial = scanValue(rawParams, keys, 0, this);
+			if (partial !== rawParams) this.scoped[i] = 1;
 		}
 
 		let staticValue: unknown;
@@ -115,48 +234,74 @@ export class InstructionChecker implements RefScan {
 			}
 		}
 
-		// Dependencies: explicit ones (checked, deduped), then inferred ones in order of appearance. The ids' own
-		// string objects are stored, which makes the graph's id lookups cheaper.
-		const dependencies: string[] = [];
-		const rawDeps = Array.isArray(obj.dependencies) ? obj.dependencies : [];
-		const seen = rawDeps.length > 16 || (this.inferred?.size ?? 0) > 16 ? new Set<string>() : undefined;
-		const add = (dep: string) => {
-			if (seen ? seen.has(dep) : dependencies.includes(dep)) return;
-			seen?.add(dep);
-			dependencies.push(dep);
-		};
-		for (let k = 0; k < rawDeps.length; k++) {
-			const dep: unknown = rawDeps[k];
-			if (typeof dep !== 'string') continue;
-			const j = indexOf.get(dep);
-			if (dep === id) {
-				problems.push({ code: 'cycle', message: `'${id}' depends on itself`, keys: ['instructions', i, 'dependencies', k] });
-			} else if (j === undefined) {
-				const hint = indexOf.size <= 5000 ? suggest(dep, indexOf.keys()) : undefined;
-				problems.push({
-					code: 'missing-dependency',
-					message: `depends on '${dep}', which is not a step id${hint ? ` (did you mean '${hint}'?)` : ''}`,
-					keys: ['instructions', i, 'dependencies', k],
-				});
-			} else {
-				add(ids[j]);
+		// Dependencies: explicit ones (checked, deduplicated), then inferred ones in order of appearance, each also
+		// recorded as an index for the graph.
+		this.depStart[i] = this.edgeCount;
+		const rawDeps = obj.dependencies;
+		// Until a written dependency is dropped or one is inferred, the written array is the list (when it is ours).
+		let dependencies: string[] | undefined = this.ownsInput ? undefined : [];
+		if (Array.isArray(rawDeps)) {
+			for (let k = 0; k < rawDeps.length; k++) {
+				const dep: unknown = rawDeps[k];
+				const j = typeof dep === 'string' ? indexOf.get(dep) : undefined;
+				if (j !== undefined && dep !== id && this.addDependency(i, j)) {
+					dependencies?.push(ids[j]);
+					continue;
+				}
+				dependencies ??= (rawDeps as string[]).slice(0, k);
+				if (typeof dep !== 'string') continue;
+				if (dep === id) {
+					problems.push({ code: 'cycle', message: `'${id}' depends on itself`, keys: ['instructions', i, 'dependencies', k] });
+				} else if (j === undefined) {
+					const hint = indexOf.size <= 5000 ? suggest(dep, indexOf.keys()) : undefined;
+					problems.push({
+						code: 'missing-dependency',
+						message: `depends on '${dep}', which is not a step id${hint ? ` (did you mean '${hint}'?)` : ''}`,
+						keys: ['instructions', i, 'dependencies', k],
+					});
+				}
 			}
 		}
-		if (this.inferred) for (const dep of this.inferred.keys()) add(ids[indexOf.get(dep) as number]);
+		if (this.inferred) {
+			for (const dep of this.inferred.keys()) {
+				const j = indexOf.get(dep) as number;
+				if (!this.addDependency(i, j)) continue;
+				dependencies ??= Array.isArray(rawDeps) ? (rawDeps as string[]).slice() : [];
+				dependencies.push(ids[j]);
+			}
+			this.origins[i] = this.inferred;
+		}
+		dependencies ??= Array.isArray(rawDeps) ? (rawDeps as string[]) : [];
 
-		// The zod output is a fresh object, so it is completed in place; a generated id goes first.
-		const base = (parsed ? (obj.id === undefined ? { id, ...parsed } : parsed) : { id, ...obj }) as Instruction;
-		base.id = id;
-		if (base.type === undefined) base.type = String(obj.type ?? '');
-		if (base.operation === undefined) base.operation = String(obj.operation ?? '');
-		if (!isObject(base.parameters)) base.parameters = {};
-		base.dependencies = dependencies;
-		if (typeof base.priority !== 'number') base.priority = 0;
-		base.index = i;
-		if (base.update_context === true && base.context_key === undefined) base.context_key = id;
-		if (this.inferred) this.origins[i] = this.inferred;
+		// A written instruction accepted as is becomes the instruction itself (100,000 fewer objects for the GC to
+		// move), unless that would change what its written dependencies say (cycle locations read them).
+		const inPlace = parsed === obj && obj.id !== undefined && this.ownsInput && (dependencies === rawDeps || (rawDeps === undefined && dependencies.length === 0));
+		const ins = inPlace ? complete(obj as RawInstruction, dependencies, i) : build(id, (parsed ?? obj) as RawInstruction, dependencies, i);
 		if (problems.length === before) this.staticValue = staticValue;
-		return base;
+		return ins;
+	}
+
+	/** Records that step i depends on step j; false when it already does. */
+	private addDependency(i: number, j: number): boolean {
+		if (this.mark[j] === i + 1) return false;
+		this.mark[j] = i + 1;
+		if (this.edgeCount === this.depList.length) {
+			const grown = new Int32Array(2 * this.depList.length);
+			grown.set(this.depList);
+			this.depList = grown;
+		}
+		this.depList[this.edgeCount++] = j;
+		return true;
+	}
+
+	/** The registry's operation, remembering the last pair looked up (neighbouring steps mostly share it). */
+	private operation(type: string, operation: string): OperationSpec<never> | undefined {
+		if (type !== this.lastType || operation !== this.lastOperation) {
+			this.lastType = type;
+			this.lastOperation = operation;
+			this.lastSpec = this.registry.operation(type, operation);
+		}
+		return this.lastSpec;
 	}
 
 	private reset(id: string): void {
@@ -187,6 +332,44 @@ export class InstructionChecker implements RefScan {
 			});
 		}
 	}
+}
+
+/** A written instruction (JSON.parse output, accepted as is) completed in place into the instruction the engine runs. */
+function complete(src: RawInstruction, dependencies: string[], i: number): Instruction {
+	const ins = src as Instruction;
+	if (!isObject(ins.parameters)) ins.parameters = {};
+	ins.dependencies = dependencies;
+	if (typeof ins.priority !== 'number') ins.priority = 0;
+	ins.index = i;
+	if (ins.update_context === true && ins.context_key === undefined) ins.context_key = ins.id;
+	return ins;
+}
+
+/**
+ * A new instruction from the parsed one (or, on a workflow with problems, from whatever was written), its keys always
+ * in the same order, a generated id first like a written one.
+ */
+function build(id: string, src: RawInstruction, dependencies: string[], i: number): Instruction {
+	const ins: Instruction = {
+		id,
+		type: src.type ?? '',
+		operation: src.operation ?? '',
+		parameters: isObject(src.parameters) ? src.parameters : {},
+		dependencies,
+		priority: typeof src.priority === 'number' ? src.priority : 0,
+		index: i,
+	};
+	if (src.description !== undefined) ins.description = src.description;
+	if (src.update_context !== undefined) ins.update_context = src.update_context;
+	if (src.context_key !== undefined) ins.context_key = src.context_key;
+	else if (src.update_context === true) ins.context_key = id;
+	if (src.timeout_ms !== undefined) ins.timeout_ms = src.timeout_ms;
+	if (src.retry !== undefined) ins.retry = src.retry;
+	if (src.requires_approval !== undefined) ins.requires_approval = src.requires_approval;
+	if (src.run_if !== undefined) ins.run_if = src.run_if;
+	if (src.idempotent !== undefined) ins.idempotent = src.idempotent;
+	if (src.undo !== undefined) ins.undo = src.undo;
+	return ins;
 }
 
 /** safeParse that turns a throwing schema (a refine expecting other input) into a message instead of a crash. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { WorkflowError } from '../../../src/core/errors';
-import { buildGraph, findCycle, findCycles } from '../../../src/core/workflow/graph';
+import { buildGraph, findCycle, findCycles, withDurations } from '../../../src/core/workflow/graph';
 import type { GraphNode } from '../../../src/core/workflow/graph';
 
 const node = (id: string, ...dependencies: string[]): GraphNode => ({ id, dependencies });
@@ -38,6 +38,28 @@ describe('graph', () => {
 		assert.deepEqual(g.criticalPath, ['a', 'slow', 'end']);
 		assert.equal(g.criticalPathDuration, 61);
 		assert.deepEqual([...g.remaining], [61, 6, 51, 1]);
+	});
+
+	it('withDurations gives new estimates the same structure, leaving the original graph as it was', () => {
+		const steps = [node('a'), node('fast', 'a'), node('slow', 'a'), node('end', 'fast', 'slow')];
+		const g = buildGraph(steps);
+		assert.deepEqual(g.criticalPath, ['a', 'fast', 'end']);
+		const ms: Record<string, number> = { a: 10, fast: 5, slow: 50, end: 1 };
+		const timed = withDurations(g, steps, (id) => ms[id]);
+		assert.deepEqual(timed.criticalPath, ['a', 'slow', 'end']);
+		assert.equal(timed.criticalPathDuration, 61);
+		assert.deepEqual([...timed.remaining], [61, 6, 51, 1]);
+		assert.equal(timed.depList, g.depList, 'edges are shared, not rebuilt');
+		assert.equal(timed.indexOf, g.indexOf);
+		assert.deepEqual(timed.levels, g.levels);
+		assert.deepEqual(timed.dependents, g.dependents);
+		assert.deepEqual([...g.remaining], [3, 2, 2, 1], 'the original keeps unit durations');
+		const again = withDurations(timed, steps, undefined);
+		assert.deepEqual([...again.remaining], [3, 2, 2, 1]);
+		assert.deepEqual(again.criticalPath, g.criticalPath);
+		assert.equal(withDurations(g, steps, undefined), g, 'the same estimates: the same graph');
+		const copy = withDurations({ ...g }, steps, (id) => ms[id]);
+		assert.deepEqual(copy.criticalPath, ['a', 'slow', 'end'], 'a graph from elsewhere is rebuilt');
 	});
 
 	it('an unknown duration counts as 1 step', () => {

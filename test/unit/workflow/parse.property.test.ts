@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { WorkflowError } from '../../../src/core/errors';
 import { buildGraph } from '../../../src/core/workflow/graph';
-import { diagnoseJson, parseWorkflowText } from '../../../src/core/workflow/parse';
+import { diagnoseJson, parseWorkflowData, parseWorkflowText } from '../../../src/core/workflow/parse';
 import type { ParseOptions } from '../../../src/core/workflow/parse';
 import type { Workflow } from '../../../src/core/workflow/schema';
 import { substitute } from '../../../src/core/workflow/substitute';
@@ -96,6 +96,45 @@ describe('parser properties', () => {
 				if (!(result instanceof WorkflowError)) buildGraph(result.instructions);
 			}),
 			{ numRuns: 500 },
+		);
+	});
+
+	it('text (hand-checked instructions, zod for the rest) and data (zod throughout) get the same verdict', () => {
+		const summary = (text: string, fromData: boolean): unknown => {
+			try {
+				const w = fromData ? parseWorkflowData(JSON.parse(text), opts) : parseWorkflowText(text, opts);
+				return { workflow: w };
+			} catch (err) {
+				if (!WorkflowError.is(err)) throw err;
+				return { problems: err.problems.map((p) => `${p.code} ${p.location.path ?? ''}: ${p.message}`).sort() };
+			}
+		};
+		const edits = fc.oneof(
+			interesting,
+			fc.constantFrom(
+				{ attempts: 2 },
+				{ attempts: 0 },
+				{ attempts: 2, backoff_ms: 1.5 },
+				{ command: 'echo undo', args: ['a'], env: { A: 'b' } },
+				{ command: '' },
+				'success',
+				'sometimes',
+				1.5,
+				2 ** 53,
+				0,
+				'',
+				'bad id',
+				['a', 1],
+				{ path: 'x', ['__proto__']: 1 },
+				JSON.parse('{ "__proto__": { "x": 1 }, "path": "p" }') as Json,
+			),
+		);
+		fc.assert(
+			fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), edits, fc.nat(), (path, replacement, action) => {
+				const text = JSON.stringify(mutate(base, [3, ...path], replacement, action));
+				assert.deepEqual(summary(text, false), summary(text, true));
+			}),
+			{ numRuns: 1000 },
 		);
 	});
 

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { WorkflowError } from '../../../src/core/errors';
 import { HandlerRegistry } from '../../../src/core/handlers/registry';
 import { defineOperation } from '../../../src/core/handlers/types';
-import { getStaticParams, loadWorkflowFile, parseWorkflowData, parseWorkflowText } from '../../../src/core/workflow/parse';
+import { buildGraph } from '../../../src/core/workflow/graph';
+import { getStaticParams, getValidatedGraph, loadWorkflowFile, parseWorkflowData, parseWorkflowText } from '../../../src/core/workflow/parse';
 import type { ParseOptions } from '../../../src/core/workflow/parse';
 import type { Workflow } from '../../../src/core/workflow/schema';
 import { tempDir } from '../../helpers/tmp';
@@ -118,11 +119,26 @@ describe('parseWorkflowText', () => {
 				{ "id": "e", "type": "util", "operation": "echo", "parameters": { "value": "$\${vars.literal}" } }
 			] }`);
 			assert.deepEqual(w.instructions[0].parameters, { path: '${vars.dir}/${env.HOME}/a' });
-			assert.deepEqual(getStaticParams(w.instructions[0]), { path: 'out//home/me/a', content: '' }, 'substituted, zod defaults applied');
-			assert.deepEqual(getStaticParams(w.instructions[1]), { ms: 5 }, 'a whole-string reference keeps the number type');
-			assert.equal(getStaticParams(w.instructions[2]), undefined);
-			assert.equal(getStaticParams(w.instructions[3]), undefined);
-			assert.deepEqual(getStaticParams(w.instructions[4]), { value: '${vars.literal}' });
+			assert.deepEqual(getStaticParams(w.instructions[0], w), { path: 'out//home/me/a', content: '' }, 'substituted, zod defaults applied');
+			assert.deepEqual(getStaticParams(w.instructions[1], w), { ms: 5 }, 'a whole-string reference keeps the number type');
+			assert.equal(getStaticParams(w.instructions[2], w), undefined);
+			assert.equal(getStaticParams(w.instructions[3], w), undefined);
+			assert.deepEqual(getStaticParams(w.instructions[4], w), { value: '${vars.literal}' });
+		});
+
+		it('static params that substituted variables are not reused once the variables change', () => {
+			const w = parse(`{ "name": "t", "variables": { "who": "you" }, "instructions": [
+				{ "id": "a", "type": "file", "operation": "create", "parameters": { "path": "\${vars.who}" } },
+				{ "id": "b", "type": "file", "operation": "create", "parameters": { "path": "plain" } }
+			] }`);
+			const [a, b] = w.instructions;
+			assert.deepEqual(getStaticParams(a, w), { path: 'you', content: '' });
+			const overridden: Workflow = { ...w, variables: { who: 'there' } };
+			assert.equal(getStaticParams(a, overridden), undefined, 'other variables: parse again');
+			assert.deepEqual(getStaticParams(b, overridden), { path: 'plain', content: '' }, 'no substitution: still valid');
+			assert.equal(getStaticParams(a), undefined, 'without the workflow, substituted params are never trusted');
+			assert.deepEqual(getStaticParams(b), { path: 'plain', content: '' });
+			assert.equal(getStaticParams({ ...b }, w), undefined, 'a step the parser did not make');
 		});
 
 		it('parameters holding ${steps...} or ${context...} are checked at run time, not now', () => {
@@ -134,6 +150,40 @@ describe('parseWorkflowText', () => {
 				),
 			);
 			assert.equal(w.instructions.length, 3);
+		});
+
+		it('keeps the graph validation built, equal to a fresh one, for the plan to reuse', () => {
+			const w = parse(
+				wf(
+					'{ "id": "d", "type": "util", "operation": "echo", "dependencies": ["b", "util-echo-4"] }',
+					'{ "id": "a", "type": "util", "operation": "echo" }',
+					'{ "id": "b", "type": "util", "operation": "echo", "dependencies": ["a", "a"] }',
+					'{ "type": "util", "operation": "echo", "parameters": { "value": "${steps.a.output}" } }',
+				),
+			);
+			const g = getValidatedGraph(w);
+			assert.ok(g);
+			const fresh = buildGraph(w.instructions);
+			for (const key of ['order', 'levels', 'levelCount', 'criticalPath', 'criticalPathDuration', 'dependents', 'depIndex'] as const) assert.deepEqual(g[key], fresh[key], key);
+			for (const key of ['remaining', 'depStart', 'depList', 'dependentStart', 'dependentList'] as const) assert.deepEqual([...g[key]], [...fresh[key]], key);
+			assert.deepEqual([...g.indexOf].sort(), [...fresh.indexOf].sort());
+			assert.equal(getValidatedGraph({ ...w, variables: { x: 1 } }), g, 'a copy with other variables has the same graph');
+			assert.equal(getValidatedGraph({ ...w, instructions: [...w.instructions] }), undefined, 'other instructions: build it');
+			w.instructions.pop();
+			assert.equal(getValidatedGraph(w), undefined, 'instructions removed since');
+		});
+
+		it('an instruction the quick checks do not accept is worded by zod, at its own path', () => {
+			const many = Array.from({ length: 50 }, (_, i) => `{ "id": "s${i}", "type": "util", "operation": "echo" }`);
+			many[40] = '{ "id": "s40", "type": "util", "operation": "echo", "retry": { "attempts": 0 }, "run_if": "sometimes" }';
+			const err = fails(wf(...many));
+			assert.deepEqual(
+				err.problems.map((p) => [p.code, p.location.path, p.location.line]),
+				[
+					['schema', 'instructions[40].retry.attempts', 44],
+					['schema', 'instructions[40].run_if', 44],
+				],
+			);
 		});
 
 		it('strips a byte order mark', () => {
@@ -246,6 +296,24 @@ describe('parseWorkflowText', () => {
 				),
 			);
 			assert.deepEqual([p.code, p.path, p.message], ['cycle', 'instructions[0].dependencies[0]', 'dependency cycle: a → c → b → a']);
+		});
+
+		it('a cycle is located at the written dependency, also after others were dropped', () => {
+			const err = fails(
+				wf(
+					'{ "id": "a", "type": "util", "operation": "echo", "dependencies": ["zz", "a", "b"] }',
+					'{ "id": "b", "type": "util", "operation": "echo", "dependencies": ["a"] }',
+				),
+			);
+			assert.deepEqual(
+				err.problems.map((p) => [p.code, p.location.path]),
+				[
+					['missing-dependency', 'instructions[0].dependencies[0]'],
+					['cycle', 'instructions[0].dependencies[1]'],
+					['cycle', 'instructions[0].dependencies[2]'],
+				],
+			);
+			assert.equal(err.problems[2].message, 'dependency cycle: a → b → a');
 		});
 
 		it('a cycle through ${steps...} references is found and located at the reference', () => {
