@@ -221,8 +221,10 @@ export class RunExecution {
 		const result = await runScheduler(
 			{
 				count: n,
-				deps: plan.graph.depIndex,
-				dependents: plan.graph.dependents,
+				depStart: plan.graph.depStart,
+				depList: plan.graph.depList,
+				dependentStart: plan.graph.dependentStart,
+				dependentList: plan.graph.dependentList,
 				priority: plan.priority,
 				remaining: plan.graph.remaining,
 				runIf: plan.runIf,

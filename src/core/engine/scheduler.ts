@@ -20,10 +20,12 @@ export type Outcome = Status.Succeeded | Status.Failed | Status.Cancelled;
 
 export interface SchedulerGraph {
 	readonly count: number;
-	/** Indices each step depends on. */
-	readonly deps: ReadonlyArray<ArrayLike<number>>;
-	/** Indices that depend on each step. */
-	readonly dependents: ReadonlyArray<ArrayLike<number>>;
+	/** CSR form: the dependencies of i are depList[depStart[i] .. depStart[i + 1]). */
+	readonly depStart: ArrayLike<number>;
+	readonly depList: ArrayLike<number>;
+	/** CSR form: the dependents of i are dependentList[dependentStart[i] .. dependentStart[i + 1]). */
+	readonly dependentStart: ArrayLike<number>;
+	readonly dependentList: ArrayLike<number>;
 	/** Lower runs first among ready steps. */
 	readonly priority: ArrayLike<number>;
 	/** Longest remaining path (estimated duration) from each step, itself included: longer first. */
@@ -144,9 +146,9 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			while (work.length > 0) {
 				const i = work.pop()!;
 				const ok = status[i] === Status.Succeeded;
-				const ds = graph.dependents[i];
-				for (let k = 0; k < ds.length; k++) {
-					const d = ds[k];
+				const list = graph.dependentList;
+				for (let k = graph.dependentStart[i], end = graph.dependentStart[i + 1]; k < end; k++) {
+					const d = list[k];
 					if (status[d] !== Status.Pending) continue;
 					if (!ok && badDep[d] < 0) badDep[d] = i;
 					if (--waiting[d] === 0 && !cancelled) makeReady(d);
@@ -213,10 +215,9 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				continue;
 			}
 			status[i] = Status.Pending;
-			const ds = graph.deps[i];
 			let w = 0;
-			for (let k = 0; k < ds.length; k++) {
-				const d = ds[k];
+			for (let k = graph.depStart[i], end = graph.depStart[i + 1]; k < end; k++) {
+				const d = graph.depList[k];
 				if (isFinal(status[d])) {
 					if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
 				} else {

@@ -10,14 +10,25 @@ interface Spec {
 	runIf?: ('success' | 'failure' | 'always')[];
 }
 
+/** Adjacency lists in the CSR form the scheduler reads. */
+function csr(lists: number[][]): { start: Int32Array; list: Int32Array } {
+	const start = new Int32Array(lists.length + 1);
+	lists.forEach((l, i) => (start[i + 1] = start[i] + l.length));
+	return { start, list: Int32Array.from(lists.flat()) };
+}
+
 function graphOf(spec: Spec): SchedulerGraph {
 	const n = spec.deps.length;
 	const dependents: number[][] = Array.from({ length: n }, () => []);
 	spec.deps.forEach((ds, i) => ds.forEach((d) => dependents[d].push(i)));
+	const deps = csr(spec.deps);
+	const down = csr(dependents);
 	return {
 		count: n,
-		deps: spec.deps,
-		dependents,
+		depStart: deps.start,
+		depList: deps.list,
+		dependentStart: down.start,
+		dependentList: down.list,
 		priority: spec.priority ?? new Array(n).fill(0),
 		remaining: spec.remaining ?? new Array(n).fill(1),
 		runIf: (spec.runIf ?? []).map((r) => RUN_IF_CODE[r]).concat(new Array(n).fill(0)).slice(0, n),
