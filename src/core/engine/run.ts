@@ -1,132 +1,22 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
-import type { SecretPolicy, StepContext, Touches, WorkspaceFs } from '../handlers/types';
-import type { Clock, DecisionPrompter, DecisionRequest, Logger } from '../ports';
-import type { Sandbox } from '../sandbox/types';
+import type { DecisionRequest } from '../ports';
 import type { JournalRecord } from '../state/records';
-import type { Instruction } from '../workflow/schema';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
-import type { EventStream, RunStatus, StepState } from './events';
-import { approvalFor, type Plan, type PlannedStep } from './plan';
+import { approvalReason, askDecision } from './approval';
+import type { RunStatus, StepState } from './events';
+import type { Plan, PlannedStep } from './plan';
 import { PathLocks } from './pathLocks';
 import { backoffDelay } from './retry';
+import type { RunInputs, RunJournal, RunOutcome, RunServices, RunTransaction } from './runTypes';
 import { runScheduler, Status, type Outcome } from './scheduler';
+import { parseParams, StepCtx, stateOf, touchesOf } from './stepContext';
 
-/** The part of the journal a run writes to. */
-export interface RunJournal {
-	append(record: JournalRecord): void;
-	flush(): Promise<void>;
-}
-
-/** Journaled workspace writes, one WorkspaceFs per step. */
-export interface RunTransaction {
-	fsFor(stepId: string): WorkspaceFs;
-}
-
-export interface RunServices {
-	workspace: string;
-	sandbox: Sandbox;
-	logger: Logger;
-	prompter: DecisionPrompter;
-	clock: Clock;
-	events: EventStream;
-	/** The environment `${env.X}` reads. */
-	env: NodeJS.ProcessEnv;
-	/** The environment child processes get: scrubbed of secrets. */
-	childEnv: NodeJS.ProcessEnv;
-	secretPolicy: SecretPolicy;
-	loadProbe?: () => number;
-}
-
-export interface RunInputs {
-	runId: string;
-	plan: Plan;
-	journal: RunJournal;
-	tx: RunTransaction;
-	services: RunServices;
-	signal?: AbortSignal;
-	/** Global context at the start (persisted between runs). */
-	context: Map<string, unknown>;
-	/** Resume: final statuses and outputs carried over; steps interrupted while running external effects. */
-	initial?: Uint8Array;
-	outputs?: ReadonlyMap<number, unknown>;
-	inDoubt?: ReadonlySet<number>;
-	/** Parameters edited by an earlier decision, by step index. */
-	editedParams?: Map<number, Record<string, unknown>>;
-	resumed?: boolean;
-}
-
-export interface RunOutcome {
-	status: RunStatus;
-	statuses: Uint8Array;
-	counts: Partial<Record<StepState, number>>;
-	durationMs: number;
-	/** One line on why the run did not succeed. */
-	message?: string;
-	/** Step durations (ms) measured in this run, by index, NaN where not run. */
-	durations: Float64Array;
-}
+export type { RunInputs, RunJournal, RunOutcome, RunServices, RunTransaction } from './runTypes';
+export { stateOf } from './stepContext';
 
 /** Pure step ends per batched journal record. */
 const PURE_BATCH = 4096;
-
-const STATE_OF: Record<number, StepState> = {
-	[Status.Pending]: 'pending',
-	[Status.Queued]: 'queued',
-	[Status.Running]: 'running',
-	[Status.Succeeded]: 'succeeded',
-	[Status.Failed]: 'failed',
-	[Status.Skipped]: 'skipped',
-	[Status.Cancelled]: 'cancelled',
-};
-
-export function stateOf(status: number): StepState {
-	return STATE_OF[status];
-}
-
-class StepCtx implements StepContext {
-	private fsCache: WorkspaceFs | undefined;
-	constructor(
-		private readonly run: RunExecution,
-		readonly step: Instruction,
-		readonly attempt: number,
-		readonly signal: AbortSignal,
-	) {}
-	get runId() {
-		return this.run.runId;
-	}
-	get workspace() {
-		return this.run.services.workspace;
-	}
-	get sandbox() {
-		return this.run.services.sandbox;
-	}
-	get logger() {
-		return this.run.services.logger;
-	}
-	get env() {
-		return this.run.services.childEnv;
-	}
-	get hostEnv() {
-		return this.run.services.env;
-	}
-	get secretPolicy() {
-		return this.run.services.secretPolicy;
-	}
-	get fs(): WorkspaceFs {
-		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));
-	}
-	output(stream: 'stdout' | 'stderr', text: string): void {
-		const events = this.run.services.events;
-		if (events.active) events.emit({ type: 'step-output', runId: this.run.runId, id: this.step.id, stream, text });
-	}
-	setContext(key: string, value: unknown): void {
-		this.run.setContext(key, value);
-	}
-	getContext(key: string): unknown {
-		return this.run.context.get(key);
-	}
-}
 
 export class RunExecution {
 	readonly runId: string;
@@ -346,20 +236,14 @@ export class RunExecution {
 
 	private async runFullStep(i: number): Promise<Outcome> {
 		const step = this.plan.steps[i];
-		const ins = step.instruction;
 		const started = this.services.clock.now();
 		let params: unknown;
 		try {
 			params = this.inputs.editedParams?.get(i) ?? this.resolveParams(step);
 			if (this.inputs.editedParams?.has(i)) params = parseParams(step, params);
-			const reason = this.inputs.inDoubt?.has(i) && !ins.idempotent
-				? 'interrupted by a crash while running: it may have had effects already; run it again?'
-				: step.dynamic
-					? ins.requires_approval
-						? 'the step sets requires_approval'
-						: approvalFor(step.op, params, this.services.sandbox)
-					: step.approval;
-			if (reason) params = await this.decide(i, reason, params, this.inputs.inDoubt?.has(i) ? 'in-doubt' : 'approval');
+			const inDoubt = this.inputs.inDoubt?.has(i) ?? false;
+			const reason = approvalReason(step, params, inDoubt, this.services.sandbox);
+			if (reason) params = await this.decide(i, reason, params, inDoubt ? 'in-doubt' : 'approval');
 		} catch (err) {
 			return this.fail(i, 0, started, err);
 		}
@@ -461,62 +345,8 @@ export class RunExecution {
 
 	private async decide(i: number, reason: string, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {
 		const step = this.plan.steps[i];
-		const ins = step.instruction;
-		const request: DecisionRequest = {
-			id: `${this.runId}:${ins.id}:${++this.decisionSeq}`,
-			runId: this.runId,
-			stepId: ins.id,
-			kind,
-			reason,
-			summary: safeSummary(step, params),
-			type: ins.type,
-			operation: ins.operation,
-			parameters: (params ?? {}) as Record<string, unknown>,
-		};
-		const events = this.services.events;
-		if (events.active) {
-			this.emitStep(i, 'waiting', 0, undefined, reason);
-			events.emit({ type: 'decision-requested', request });
-		}
-		const answer = await this.services.prompter.decide(request, this.signal);
-		if (events.active) events.emit({ type: 'decision-answered', runId: this.runId, id: request.id, answer });
-		this.journal.append({ t: 'decision', id: ins.id, approve: answer.approve, reason: answer.reason, kind });
-		if (this.signal.aborted) throw this.signal.reason;
-		if (!answer.approve) {
-			const who = answer.by === 'policy' ? 'not approved' : 'rejected by user';
-			throw new StepError('rejected', `${who}${answer.reason ? `: ${answer.reason}` : ''}`);
-		}
-		if (answer.parameters) {
-			const edited = parseParams(step, answer.parameters);
-			this.journal.append({ t: 'step-params', id: ins.id, parameters: answer.parameters });
-			return edited;
-		}
-		return params;
-	}
-}
-
-function parseParams(step: PlannedStep, raw: unknown): unknown {
-	const parsed = step.op.params.safeParse(raw);
-	if (parsed.success) return parsed.data;
-	const issue = parsed.error.issues[0];
-	const where = issue?.path.length ? ` at parameters.${issue.path.join('.')}` : '';
-	throw new StepError('parameters', `invalid parameters${where}: ${issue?.message ?? 'rejected by the schema'}`);
-}
-
-function touchesOf(step: PlannedStep, params: unknown): Touches {
-	try {
-		return step.op.touches?.(params as never) ?? NO_TOUCHES;
-	} catch {
-		return NO_TOUCHES;
-	}
-}
-
-const NO_TOUCHES: Touches = { reads: [], writes: [] };
-
-function safeSummary(step: PlannedStep, params: unknown): string {
-	try {
-		return step.op.summary(params as never);
-	} catch {
-		return `${step.instruction.type}.${step.instruction.operation}`;
+		const id = `${this.runId}:${step.instruction.id}:${++this.decisionSeq}`;
+		if (this.services.events.active) this.emitStep(i, 'waiting', 0, undefined, reason);
+		return askDecision({ runId: this.runId, services: this.services, journal: this.journal, signal: this.signal }, id, step, reason, params, kind);
 	}
 }

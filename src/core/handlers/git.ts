@@ -1,172 +1,12 @@
 // git (through simple-git): status, add, commit, branch, checkout, diff, log, tag on a repository inside the workspace.
-import { realpath } from 'node:fs/promises';
-import * as path from 'node:path';
-import type * as SimpleGitModule from 'simple-git';
-import type { SimpleGit, StatusResult } from 'simple-git';
+import type { StatusResult } from 'simple-git';
 import { z } from 'zod';
-import { SandboxError, StepError } from '../errors';
-import { scrubEnv } from '../sandbox/env';
-import type { Handler, StepContext } from './types';
+import { StepError } from '../errors';
+import type { Handler } from './types';
 import { defineOperation } from './types';
-import { abortError, lastLines } from './shared';
-
-/**
- * Variables simple-git refuses (they make git run other programs) and those that point git at another repository;
- * git steps never inherit them, so the user's editor, pager, askpass and GIT_DIR are not used.
- */
-const DROPPED_GIT_ENV = new Set([
-	'EDITOR',
-	'VISUAL',
-	'PAGER',
-	'GIT_EDITOR',
-	'GIT_SEQUENCE_EDITOR',
-	'GIT_PAGER',
-	'GIT_ASKPASS',
-	'SSH_ASKPASS',
-	'GIT_SSH',
-	'GIT_SSH_COMMAND',
-	'GIT_EXTERNAL_DIFF',
-	'GIT_PROXY_COMMAND',
-	'GIT_TEMPLATE_DIR',
-	'GIT_EXEC_PATH',
-	'GIT_CONFIG',
-	'GIT_CONFIG_GLOBAL',
-	'GIT_CONFIG_SYSTEM',
-	'GIT_CONFIG_COUNT',
-	'GIT_CONFIG_PARAMETERS',
-	'PREFIX',
-	'GIT_DIR',
-	'GIT_WORK_TREE',
-	'GIT_INDEX_FILE',
-	'GIT_OBJECT_DIRECTORY',
-	'GIT_ALTERNATE_OBJECT_DIRECTORIES',
-	'GIT_COMMON_DIR',
-	'GIT_NAMESPACE',
-	'LANGUAGE',
-]);
-
-// simple-git costs ~25 ms to load: only runs that use git pay for it, not every `qo` start.
-let simpleGitModule: Promise<typeof SimpleGitModule> | undefined;
-const loadSimpleGit = () => (simpleGitModule ??= import('simple-git'));
-
-function gitEnv(ctx: StepContext): NodeJS.ProcessEnv {
-	const env = scrubEnv(ctx.env, { patterns: ctx.secretPolicy.patterns }).env;
-	for (const name of Object.keys(env)) {
-		const upper = name.toUpperCase();
-		if (DROPPED_GIT_ENV.has(upper) || upper.startsWith('GIT_CONFIG_KEY_') || upper.startsWith('GIT_CONFIG_VALUE_')) delete env[name];
-	}
-	// English messages (git's output is parsed) without changing how file names are decoded.
-	if (env.LC_ALL !== undefined) {
-		env.LC_CTYPE ??= env.LC_ALL;
-		delete env.LC_ALL;
-	}
-	env.LC_MESSAGES = 'C';
-	env.GIT_TERMINAL_PROMPT = '0';
-	env.GIT_OPTIONAL_LOCKS = '0';
-	return env;
-}
-
-interface Repo {
-	git: SimpleGit;
-	/** Workspace-relative repository directory, for messages. */
-	shown: string;
-	dir: string;
-	ctx: StepContext;
-}
-
-function failure(err: unknown, repo: { shown: string; ctx: StepContext }, what: string): Error {
-	if (repo.ctx.signal.aborted || (err as { plugin?: unknown } | null)?.plugin === 'abort') {
-		return abortError(repo.ctx.signal, `git ${what}`);
-	}
-	if (StepError.is(err) || SandboxError.is(err)) return err;
-	const message = err instanceof Error ? err.message : String(err);
-	if (/not a git repository/i.test(message)) {
-		return new StepError('not-found', `${repo.shown} is not a git repository (run \`git init\` there first)`, { permanent: true });
-	}
-	const detail = lastLines(message, 6);
-	return new StepError('failed', `git ${what} failed in ${repo.shown}${detail ? `: ${detail}` : ''}`);
-}
-
-async function openRepo(ctx: StepContext, rel: string | undefined): Promise<Repo> {
-	const dir = await ctx.sandbox.resolveCwd(rel);
-	const shown = ctx.sandbox.relative(dir) || 'the workspace';
-	const { simpleGit } = await loadSimpleGit();
-	const git = simpleGit({
-		baseDir: dir,
-		maxConcurrentProcesses: 1,
-		trimmed: false,
-		abort: ctx.signal,
-		config: ['color.ui=false', 'core.quotePath=false'],
-	}).env(gitEnv(ctx));
-	const repo = { git, shown, dir, ctx };
-	let top: string;
-	try {
-		top = await realpath((await git.raw(['rev-parse', '--show-toplevel'])).trim());
-	} catch (err) {
-		throw failure(err, repo, 'rev-parse');
-	}
-	try {
-		ctx.sandbox.relative(top);
-	} catch {
-		throw new SandboxError(
-			'outside',
-			`the git repository of ${shown} starts at ${top}, outside the workspace; git steps only work on repositories inside it`,
-		);
-	}
-	return repo;
-}
-
-async function git(repo: Repo, args: string[]): Promise<string> {
-	try {
-		return await repo.git.raw(args);
-	} catch (err) {
-		throw failure(err, repo, args[0]);
-	}
-}
-
-/** Workspace-relative paths (checked by the sandbox) as pathspecs relative to the repository directory. */
-async function pathspecs(repo: Repo, paths: readonly string[]): Promise<string[]> {
-	const out: string[] = [];
-	for (const p of paths) {
-		await repo.ctx.sandbox.resolveRead(p);
-		const abs = path.resolve(repo.ctx.sandbox.root, repo.ctx.sandbox.relative(path.resolve(repo.ctx.sandbox.root, p)));
-		out.push(path.relative(repo.dir, abs).split(path.sep).join('/') || '.');
-	}
-	return out;
-}
-
-async function head(repo: Repo): Promise<{ hash: string; short: string; branch: string | null }> {
-	const [hash = '', short = '', branch = ''] = (await git(repo, ['log', '-1', '--format=%H%n%h%n%D'])).split('\n');
-	const m = /(?:^|, )HEAD -> ([^,]+)/.exec(branch);
-	return { hash, short, branch: m ? m[1] : null };
-}
-
-// Refs, branch and tag names never start with '-', so they cannot be read as options.
-const refName = (what: string) =>
-	z
-		.string()
-		.min(1)
-		.regex(/^[^-\s][^\s]*$/, `${what} must not start with "-" or contain spaces`);
-const repoParam = z.string().optional().describe('Repository directory, workspace-relative (default: the workspace root).');
-const pathsParam = z
-	.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-	.describe('Workspace-relative path or paths (git pathspecs, e.g. "src" or ".").');
-
-function toArray(p: string | string[] | undefined): string[] {
-	return p === undefined ? [] : typeof p === 'string' ? [p] : p;
-}
-
-function quote(arg: string): string {
-	return /^[\w@%+=:,./^~-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-function shownCommand(args: string[], repo: string | undefined): string {
-	return `git ${args.map(quote).join(' ')}${repo ? ` (in ${repo})` : ''}`;
-}
-
-function commands(args: string[], repo: string | undefined) {
-	return { reads: [], writes: [], commands: [shownCommand(args, repo)] };
-}
+import { lastLines } from './shared';
+import { branchArgs, checkoutArgs, commands, commitArgs, diffArgs, logArgs, pathsParam, refName, repoParam, shownCommand, tagArgs, toArray } from './gitArgs';
+import { failure, git, head, openRepo, pathspecs } from './gitRepo';
 
 /** What `git status` outputs. */
 export interface GitStatusOutput {
@@ -233,16 +73,6 @@ const add = defineOperation({
 	},
 });
 
-function commitArgs(p: { message: string; all?: boolean; allow_empty?: boolean }, specs: string[]): string[] {
-	return [
-		'commit',
-		`--message=${p.message}`,
-		...(p.all ? ['--all'] : []),
-		...(p.allow_empty ? ['--allow-empty'] : []),
-		...(specs.length ? ['--', ...specs] : []),
-	];
-}
-
 /** What `git commit` outputs. */
 export interface GitCommitOutput {
 	hash: string;
@@ -294,11 +124,6 @@ const commit = defineOperation({
 	},
 });
 
-function branchArgs(p: { name: string; checkout?: boolean; start_point?: string }): string[] {
-	const start = p.start_point ? [p.start_point] : [];
-	return p.checkout ? ['checkout', '-b', p.name, ...start] : ['branch', p.name, ...start];
-}
-
 const branch = defineOperation({
 	params: z
 		.object({
@@ -319,10 +144,6 @@ const branch = defineOperation({
 	},
 });
 
-function checkoutArgs(p: { ref: string; create?: boolean }): string[] {
-	return p.create ? ['checkout', '-b', p.ref] : ['checkout', p.ref, '--'];
-}
-
 const checkout = defineOperation({
 	params: z
 		.object({
@@ -341,19 +162,6 @@ const checkout = defineOperation({
 		return { ref: p.ref, branch: h.branch, hash: h.hash, detached: h.branch === null };
 	},
 });
-
-function diffArgs(p: { ref?: string; cached?: boolean; stat?: boolean }, specs: string[]): string[] {
-	return [
-		'diff',
-		'--no-color',
-		'--no-ext-diff',
-		...(p.cached ? ['--cached'] : []),
-		...(p.stat ? ['--stat'] : []),
-		...(p.ref ? [p.ref] : []),
-		'--',
-		...specs,
-	];
-}
 
 const diff = defineOperation({
 	params: z
@@ -387,12 +195,6 @@ export interface GitLogEntry {
 	body: string;
 }
 
-const LOG_FORMAT = '--format=%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%D%x1f%s%x1f%b%x1e';
-
-function logArgs(p: { max_count?: number; ref?: string }, specs: string[]): string[] {
-	return ['log', `--max-count=${p.max_count ?? 10}`, LOG_FORMAT, ...(p.ref ? [p.ref] : []), '--', ...specs];
-}
-
 const log = defineOperation({
 	params: z
 		.object({
@@ -422,10 +224,6 @@ const log = defineOperation({
 	},
 });
 
-function tagArgs(p: { name: string; message?: string; ref?: string }): string[] {
-	return ['tag', ...(p.message !== undefined ? ['-a', `--message=${p.message}`] : []), p.name, ...(p.ref ? [p.ref] : [])];
-}
-
 const tag = defineOperation({
 	params: z
 		.object({
@@ -452,4 +250,3 @@ export const gitHandler: Handler = {
 	description: 'Inspect and record changes with git.',
 	operations: { status, add, commit, branch, checkout, diff, log, tag },
 };
-

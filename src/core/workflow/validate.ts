@@ -1,26 +1,21 @@
-// The checks behind a workflow: envelope, ids, types and operations, parameters, dependencies; each failure a Problem.
-import { z } from 'zod';
-import type { WorkflowErrorCode } from '../errors';
+// The checks behind a workflow's instructions: ids, types and operations, parameters, dependencies; each failure a Problem.
+import type { z } from 'zod';
 import type { HandlerRegistry } from '../handlers/registry';
 import type { OperationSpec } from '../handlers/types';
 import type { Edges } from './graph';
 import type { PathKey } from './jsonLocation';
+import { isObject, issueProblems, topKeys, valueAt } from './problems';
+import type { Problem } from './problems';
 import { scanValue } from './references';
 import type { RefScan } from './references';
-import { ID_PATTERN, instructionSchema, RUN_IF, retrySchema, settingsSchema, undoSchema, workflowSchema } from './schema';
 import type { Instruction, RawInstruction } from './schema';
 import { compileTemplate } from './substitute';
 import type { SubstitutionScope } from './substitute';
 import { suggest } from './suggest';
 
-/** One thing wrong with a workflow, at a JSON path; parse.ts gathers them into one located WorkflowError. */
-export interface Problem {
-	code: WorkflowErrorCode;
-	message: string;
-	keys: PathKey[];
-	/** Point at the property name rather than its value (unknown properties). */
-	atKey?: boolean;
-}
+export { envelopeProblems, isObject } from './problems';
+export type { Problem } from './problems';
+export { parseInstruction } from './parseInstruction';
 
 /** Explicit ids first, then `<type>-<operation>-<index+1>` for the rest, with `-2`, `-3`... until unique. */
 export function assignIds(raws: unknown[], problems: Problem[]): { ids: string[]; indexOf: Map<string, number> } {
@@ -56,93 +51,6 @@ export function assignIds(raws: unknown[], problems: Problem[]): { ids: string[]
 
 function idPart(v: unknown): string {
 	return (typeof v === 'string' && v ? v : 'step').replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-/**
- * instructionSchema's verdict on one instruction of JSON.parse output: hand checks accept exactly the common valid
- * case, and anything they do not accept goes to zod, which decides and words the problems (at `instructions[i]`).
- * Returns the parsed instruction, or undefined after adding the problems.
- */
-export function parseInstruction(i: number, raw: unknown, data: unknown, single: boolean, problems: Problem[]): RawInstruction | undefined {
-	const quick = quickInstruction(raw);
-	if (quick) return quick;
-	const result = instructionSchema.safeParse(raw);
-	if (result.success) return result.data;
-	for (const issue of result.error.issues) problems.push(...envelopeProblems({ ...issue, path: ['instructions', i, ...issue.path] }, data, single));
-	return undefined;
-}
-
-/**
- * The instruction when instructionSchema certainly accepts it unchanged (retry and undo are parsed by their own
- * schemas, for their defaults), else undefined. Exact only for JSON.parse output: plain objects with own string keys
- * and finite numbers; a `__proto__` key in parameters (which zod strips) is left to zod.
- */
-function quickInstruction(raw: unknown): RawInstruction | undefined {
-	if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-	const obj = raw as Record<string, unknown>;
-	let typed = 0;
-	let retry: RawInstruction['retry'];
-	let undo: RawInstruction['undo'];
-	for (const key in obj) {
-		const v = obj[key];
-		switch (key) {
-			case 'type':
-			case 'operation':
-				if (typeof v !== 'string' || v.length === 0) return undefined;
-				typed++;
-				break;
-			case 'id':
-				if (typeof v !== 'string' || !ID_PATTERN.test(v)) return undefined;
-				break;
-			case 'parameters':
-				if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.hasOwn(v, '__proto__')) return undefined;
-				break;
-			case 'dependencies':
-				if (!Array.isArray(v)) return undefined;
-				for (let k = 0; k < v.length; k++) if (typeof v[k] !== 'string') return undefined;
-				break;
-			case 'priority':
-				if (!Number.isSafeInteger(v)) return undefined;
-				break;
-			case 'timeout_ms':
-				if (!Number.isSafeInteger(v) || (v as number) <= 0) return undefined;
-				break;
-			case 'description':
-				if (typeof v !== 'string') return undefined;
-				break;
-			case 'context_key':
-				if (typeof v !== 'string' || v.length === 0) return undefined;
-				break;
-			case 'update_context':
-			case 'requires_approval':
-			case 'idempotent':
-				if (typeof v !== 'boolean') return undefined;
-				break;
-			case 'run_if':
-				if (!(RUN_IF as readonly unknown[]).includes(v)) return undefined;
-				break;
-			case 'retry': {
-				const r = retrySchema.safeParse(v);
-				if (!r.success) return undefined;
-				retry = r.data;
-				break;
-			}
-			case 'undo': {
-				const r = undoSchema.safeParse(v);
-				if (!r.success) return undefined;
-				undo = r.data;
-				break;
-			}
-			default:
-				return undefined;
-		}
-	}
-	if (typed !== 2) return undefined;
-	if (retry === undefined && undo === undefined) return obj as RawInstruction;
-	const out = { ...obj } as RawInstruction;
-	if (retry !== undefined) out.retry = retry;
-	if (undo !== undefined) out.undo = undo;
-	return out;
 }
 
 /** Checks one instruction at a time, in index order; one instance per workflow so the per-step hot path allocates little. */
@@ -387,89 +295,4 @@ function isDynamicString(text: string): boolean {
 	} catch {
 		return false;
 	}
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// zod issues → problems
-
-const KNOWN_KEYS = {
-	workflow: Object.keys(workflowSchema.shape),
-	instruction: Object.keys(instructionSchema.shape),
-	settings: Object.keys(settingsSchema.shape),
-	retry: Object.keys(retrySchema.shape),
-	undo: Object.keys(undoSchema.shape),
-};
-
-export function envelopeProblems(issue: z.core.$ZodIssue, data: unknown, single: boolean): Problem[] {
-	const path = issue.path as PathKey[];
-	if (path.length === 0 && issue.code === 'invalid_type') {
-		return [
-			{
-				code: 'schema',
-				message: 'a workflow file holds an object with "name" and "instructions", or a single instruction object with "type" and "operation"',
-				keys: [],
-			},
-		];
-	}
-	if (path.length === 1 && path[0] === 'instructions' && issue.code === 'invalid_type' && valueAt(data, path) === undefined) {
-		return [
-			{
-				code: 'schema',
-				message: `missing required property 'instructions' (a workflow holds "name" and "instructions"; a single-instruction file holds "type" and "operation")`,
-				keys: [],
-			},
-		];
-	}
-	let known: string[] | undefined;
-	if (issue.code === 'unrecognized_keys') {
-		const last = path[path.length - 1];
-		if (path.length === 0) known = KNOWN_KEYS.workflow;
-		else if (path.length === 2 && path[0] === 'instructions') known = single ? [...KNOWN_KEYS.instruction, '$schema'] : KNOWN_KEYS.instruction;
-		else if (last === 'settings' || last === 'retry' || last === 'undo') known = KNOWN_KEYS[last];
-	}
-	return issueProblems(issue, data, [], 'property', known);
-}
-
-function issueProblems(issue: z.core.$ZodIssue, root: unknown, prefix: PathKey[], noun: string, known: string[] | undefined): Problem[] {
-	const path = issue.path.filter((k): k is PathKey => typeof k !== 'symbol');
-	const code: WorkflowErrorCode = prefix.length ? 'parameters' : 'schema';
-	if (issue.code === 'unrecognized_keys') {
-		return issue.keys.map((key) => {
-			const hint = known ? suggest(key, known) : undefined;
-			const list = known && !hint && noun === 'parameter' ? `; parameters: ${known.join(', ')}` : '';
-			return {
-				code,
-				message: `unknown ${noun} '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}${list}`,
-				keys: [...prefix, ...path, key],
-				atKey: true,
-			};
-		});
-	}
-	if (issue.code === 'invalid_type' && path.length > 0 && valueAt(root, path) === undefined) {
-		const parent = valueAt(root, path.slice(0, -1));
-		if (isObject(parent)) {
-			return [{ code, message: `missing required ${noun} '${String(path[path.length - 1])}'`, keys: [...prefix, ...path.slice(0, -1)] }];
-		}
-	}
-	return [{ code, message: issue.message, keys: [...prefix, ...path] }];
-}
-
-function topKeys(schema: z.ZodType): string[] | undefined {
-	return schema instanceof z.ZodObject ? Object.keys(schema.shape).sort() : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Small helpers
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-	return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-	let cur = root;
-	for (const k of path) {
-		if (typeof cur !== 'object' || cur === null || typeof k === 'symbol' || !Object.hasOwn(cur, k)) return undefined;
-		cur = (cur as Record<string, unknown>)[k as string];
-	}
-	return cur;
 }

@@ -1,0 +1,37 @@
+// Past step durations (stats.json): read when planning, for critical paths; recorded after each run.
+import { describeError } from '../errors';
+import { DurationStats } from '../state/runStore';
+import type { Workflow } from '../workflow/schema';
+import type { EngineContext } from './engineContext';
+import { planWorkflow, type Plan, type RunSettings } from './plan';
+import type { RunOutcome } from './runTypes';
+
+/** Steps faster than this do not shape critical paths; not recording them keeps stats.json small. */
+const MIN_RECORDED_MS = 5;
+
+const durationKey = (workflow: Workflow, id: string) => `${workflow.name}#${id}`;
+
+/** The engine's plan: the workflow planned with the mean durations its steps took before. */
+export async function planWithDurations(ctx: EngineContext, workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan> {
+	const stats = await DurationStats.load(ctx.stateDir).catch(() => undefined);
+	return planWorkflow(workflow, {
+		registry: ctx.registry,
+		sandbox: ctx.sandbox,
+		workspace: ctx.sandbox.root,
+		env: ctx.services.env,
+		settings,
+		durations: stats ? (id) => stats.mean(durationKey(workflow, id)) : undefined,
+	});
+}
+
+export async function recordDurations(ctx: EngineContext, thePlan: Plan, outcome: RunOutcome): Promise<void> {
+	// Only worth it for steps that take time: a 100,000-step run of no-ops would only bloat stats.json.
+	let stats: DurationStats | undefined;
+	for (let i = 0; i < thePlan.steps.length; i++) {
+		const d = outcome.durations[i];
+		if (!(d >= MIN_RECORDED_MS)) continue;
+		stats ??= await DurationStats.load(ctx.stateDir);
+		stats.record(durationKey(thePlan.workflow, thePlan.steps[i].instruction.id), d);
+	}
+	await stats?.save().catch((err) => ctx.services.logger.log('warn', 'state', describeError(err)));
+}

@@ -1,0 +1,62 @@
+// The shapes around one run: what it writes to, the services it uses, what it starts from and what it ends with.
+import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
+import type { Clock, DecisionPrompter, Logger } from '../ports';
+import type { Sandbox } from '../sandbox/types';
+import type { JournalRecord } from '../state/records';
+import type { EventStream, RunStatus, StepState } from './events';
+import type { Plan } from './plan';
+
+/** The part of the journal a run writes to. */
+export interface RunJournal {
+	append(record: JournalRecord): void;
+	flush(): Promise<void>;
+}
+
+/** Journaled workspace writes, one WorkspaceFs per step. */
+export interface RunTransaction {
+	fsFor(stepId: string): WorkspaceFs;
+}
+
+export interface RunServices {
+	workspace: string;
+	sandbox: Sandbox;
+	logger: Logger;
+	prompter: DecisionPrompter;
+	clock: Clock;
+	events: EventStream;
+	/** The environment `${env.X}` reads. */
+	env: NodeJS.ProcessEnv;
+	/** The environment child processes get: scrubbed of secrets. */
+	childEnv: NodeJS.ProcessEnv;
+	secretPolicy: SecretPolicy;
+	loadProbe?: () => number;
+}
+
+export interface RunInputs {
+	runId: string;
+	plan: Plan;
+	journal: RunJournal;
+	tx: RunTransaction;
+	services: RunServices;
+	signal?: AbortSignal;
+	/** Global context at the start (persisted between runs). */
+	context: Map<string, unknown>;
+	/** Resume: final statuses and outputs carried over; steps interrupted while running external effects. */
+	initial?: Uint8Array;
+	outputs?: ReadonlyMap<number, unknown>;
+	inDoubt?: ReadonlySet<number>;
+	/** Parameters edited by an earlier decision, by step index. */
+	editedParams?: Map<number, Record<string, unknown>>;
+	resumed?: boolean;
+}
+
+export interface RunOutcome {
+	status: RunStatus;
+	statuses: Uint8Array;
+	counts: Partial<Record<StepState, number>>;
+	durationMs: number;
+	/** One line on why the run did not succeed. */
+	message?: string;
+	/** Step durations (ms) measured in this run, by index, NaN where not run. */
+	durations: Float64Array;
+}

@@ -1,0 +1,72 @@
+// The workflow a run started from: saved with the run when it starts, read back (or checked for changes) at resume.
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { StateError } from '../errors';
+import { writeFileAtomic } from '../state/atomicFs';
+import type { JournalRecord } from '../state/records';
+import { runPaths } from '../state/runStore';
+import { loadWorkflowFile, parseWorkflowText } from '../workflow/parse';
+import type { Workflow } from '../workflow/schema';
+import type { EngineContext } from './engineContext';
+
+const SNAPSHOT_FILE = 'workflow.json';
+
+/** The exact text engine.parse read, so a run can save it instead of serializing the parsed workflow again. */
+const parsedText = new WeakMap<Workflow, string>();
+
+/** Remembers the text a workflow was parsed from (engine.parse), for snapshotSource. */
+export function rememberParsedText(workflow: Workflow, text: string): void {
+	parsedText.set(workflow, text);
+}
+
+/**
+ * Saves the workflow's source with the run: the text engine.parse read, or the file's bytes when they still match
+ * what was loaded. Otherwise (undefined) the run record holds the parsed workflow itself.
+ */
+export async function snapshotSource(workflow: Workflow, runDir: string): Promise<string | undefined> {
+	let bytes: Buffer | string | undefined = parsedText.get(workflow);
+	if (bytes === undefined) {
+		if (!workflow.file || !workflow.sourceHash) return undefined;
+		bytes = await readFile(workflow.file).catch(() => undefined);
+		if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	}
+	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot' });
+	return SNAPSHOT_FILE;
+}
+
+/**
+ * The workflow to resume a run with: the one it started with, unless its file changed since, which only `force`
+ * accepts (and then the new file is used).
+ */
+export async function workflowForResume(ctx: EngineContext, record: JournalRecord & { t: 'run' }, runId: string, force: boolean): Promise<Workflow> {
+	const root = ctx.sandbox.root;
+	const snapshot = () => recordedWorkflow(ctx, record, runPaths(ctx.stateDir, runId).dir);
+	if (!record.file) return snapshot();
+	const abs = path.resolve(root, record.file);
+	let bytes: Buffer;
+	try {
+		bytes = await readFile(abs);
+	} catch {
+		ctx.services.logger.log('warn', 'resume', `workflow file ${record.file} is gone; resuming from the copy saved with the run`);
+		return snapshot();
+	}
+	const hash = createHash('sha256').update(bytes).digest('hex');
+	if (hash === record.sourceHash) return snapshot();
+	if (!force) {
+		throw new StateError(
+			'changed',
+			`workflow file ${record.file} changed since run ${runId} started; resume with --force to run the new version`,
+		);
+	}
+	return loadWorkflowFile(abs, ctx.parseOptions);
+}
+
+/** The workflow exactly as the run started it: the verified copy in the run folder, or the inline one. */
+async function recordedWorkflow(ctx: EngineContext, record: JournalRecord & { t: 'run' }, runDir: string): Promise<Workflow> {
+	if (!record.snapshot) return record.workflow as Workflow;
+	const abs = record.file ? path.resolve(ctx.sandbox.root, record.file) : path.join(runDir, record.snapshot);
+	const text = await readFile(path.join(runDir, record.snapshot), 'utf8');
+	const parsed = parseWorkflowText(text, { ...ctx.parseOptions, file: abs });
+	return { ...parsed, file: abs, sourceHash: record.sourceHash, variables: record.variables };
+}

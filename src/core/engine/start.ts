@@ -1,0 +1,125 @@
+// Starting a run and resuming one: take the run's lock, write or check its journal, then hand it to execute().
+import * as path from 'node:path';
+import { StateError } from '../errors';
+import { readJournal, Journal } from '../state/journal';
+import { acquireRunLock } from '../state/runLock';
+import { createRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
+import type { Workflow } from '../workflow/schema';
+import { undoOf } from './compensate';
+import { planWithDurations } from './durations';
+import type { EngineContext } from './engineContext';
+import { execute, type RunResult } from './execute';
+import type { RunSettings } from './plan';
+import { journalState, reconstruct } from './resume';
+import { snapshotSource, workflowForResume } from './snapshot';
+
+export interface RunOptions {
+	settings?: Partial<RunSettings>;
+	signal?: AbortSignal;
+	/** Called once the run has an id and a journal, before any step starts. */
+	onStart?(runId: string): void;
+}
+
+export interface ResumeOptions {
+	/** Resume even though the workflow file changed since the run started (the new file is used). */
+	force?: boolean;
+	signal?: AbortSignal;
+	settings?: Partial<RunSettings>;
+}
+
+/** Runs a workflow as a new run: its folder, lock and journal header (with the workflow's source), then execute(). */
+export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: RunOptions = {}): Promise<RunResult> {
+	const { stateDir, sandbox } = ctx;
+	const { clock } = ctx.services;
+	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
+	const runId = newRunId(new Date(clock.now()));
+	const paths = await createRunDir(stateDir, runId);
+	const release = await acquireRunLock(paths.dir);
+	let journal: Journal;
+	let meta: { file?: string; startedAt: number };
+	try {
+		const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
+		let snapshot: string | undefined;
+		[journal, snapshot] = await Promise.all([Journal.open(paths.journal), snapshotSource(workflow, paths.dir)]);
+		journal.append({
+			t: 'run',
+			runId,
+			startedAt: clock.now(),
+			workspace: sandbox.root,
+			file,
+			sourceHash: workflow.sourceHash,
+			name: workflow.name,
+			steps: workflow.instructions.length,
+			variables: workflow.variables,
+			snapshot,
+			workflow: snapshot ? undefined : workflow,
+			undo: undoOf(workflow),
+			options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
+		});
+		// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
+		await journal.flush();
+		meta = { file, startedAt: clock.now() };
+	} catch (err) {
+		await release();
+		throw err;
+	}
+	runOpts.onStart?.(runId);
+	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta });
+}
+
+/** Continues an interrupted or failed run (the latest when `given` is undefined) from what its journal recorded. */
+export async function resumeRun(ctx: EngineContext, given?: string, resumeOpts: ResumeOptions = {}): Promise<RunResult> {
+	const { stateDir } = ctx;
+	const { clock } = ctx.services;
+	const runId = await resolveRunId(stateDir, given);
+	const paths = runPaths(stateDir, runId);
+	const release = await acquireRunLock(paths.dir);
+	let journal: Journal | undefined;
+	try {
+		const contents = await readJournal(paths.journal);
+		if (contents.error) throw contents.error;
+		if (contents.records.length === 0) {
+			throw new StateError('not-found', `run ${runId} was interrupted before it started (its journal is empty); start it again with qo run`);
+		}
+		const state = journalState(contents.records, paths.journal);
+		if (state.committed) throw new StateError('changed', `run ${runId} was committed; there is nothing to resume`);
+		if (state.rollbackStarted) {
+			throw new StateError('changed', `run ${runId} was rolled back${state.rolledBack ? '' : ' (not finished: run `qo rollback` again)'}; it cannot be resumed`);
+		}
+		if (state.ended?.status === 'succeeded') throw new StateError('changed', `run ${runId} already succeeded; there is nothing to resume`);
+		const workflow = await workflowForResume(ctx, state.run, runId, resumeOpts.force ?? false);
+		const recorded = state.run.options;
+		const settings: Partial<RunSettings> = {
+			concurrency: recorded.concurrency,
+			mode: recorded.mode as RunSettings['mode'],
+			onFailure: recorded.onFailure as RunSettings['onFailure'],
+			...resumeOpts.settings,
+		};
+		const thePlan = await planWithDurations(ctx, workflow, settings);
+		const resumeState = reconstruct(contents.records, thePlan);
+		journal = await Journal.open(paths.journal);
+		journal.append({ t: 'resume', at: clock.now(), pid: process.pid });
+		await journal.flush();
+		await updateRunSummary(stateDir, runId, { status: 'running' });
+		const meta = { file: state.run.file, startedAt: state.run.startedAt };
+		return await execute(ctx, {
+			runId,
+			plan: thePlan,
+			journal,
+			release,
+			previous: contents.records,
+			resume: resumeState,
+			signal: resumeOpts.signal,
+			meta,
+		});
+	} catch (err) {
+		if (journal) await journal.close().catch(() => undefined);
+		await release().catch(() => undefined);
+		throw err;
+	}
+}
+
+function relativeIfInside(root: string, file: string): string {
+	const rel = path.relative(root, file);
+	return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel.split(path.sep).join('/');
+}
