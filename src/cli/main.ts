@@ -155,6 +155,10 @@ export function buildProgram(cli: Cli): Command {
 		.option('-v, --verbose', 'show info logs and command output')
 		.option('--no-color', 'plain text without colours')
 		.showHelpAfterError('(run qo --help for usage)')
+		.addHelpText(
+			'after',
+			'\nExit codes: 0 success, 1 a step failed, 2 invalid input, 3 a step was rejected or needs approval (use --yes), 130 cancelled.\nQuick start: qo run examples/hello.workflow.json, then qo rollback to undo it.',
+		)
 		.exitOverride()
 		.configureOutput({ writeOut: (s) => cli.out(s.trimEnd()), writeErr: (s) => cli.err(s.trimEnd()) });
 	const globals = () => program.opts<GlobalOptions>();
