@@ -94,10 +94,13 @@ const create = defineOperation({
 	approvalReason: (p, sandbox) => sandbox.approvalReason(p.path),
 	async run(p, ctx): Promise<{ path: string; bytes: number }> {
 		const data = bytesOf(p.content ?? '', p.encoding);
-		if (!p.overwrite && (await attempt(p.path, 'create', () => ctx.fs.exists(p.path)))) {
-			throw new StepError('exists', `cannot create ${p.path}: it already exists (set overwrite: true to replace it)`, { permanent: true });
-		}
-		await attempt(p.path, 'create', () => ctx.fs.writeFile(p.path, data, { mode: parseMode(p.mode), exclusive: !p.overwrite }));
+		// The exclusive write is the existence check (O_EXCL): no separate exists() round trip.
+		await attempt(p.path, 'create', () => ctx.fs.writeFile(p.path, data, { mode: parseMode(p.mode), exclusive: !p.overwrite })).catch((err: unknown) => {
+			if (!p.overwrite && StepError.is(err, 'exists')) {
+				throw new StepError('exists', `cannot create ${p.path}: it already exists (set overwrite: true to replace it)`, { permanent: true });
+			}
+			throw err;
+		});
 		return { path: p.path, bytes: data.length };
 	},
 });
@@ -162,9 +165,7 @@ const modify = defineOperation({
 		let text: string;
 		let replacements: number | undefined;
 		if (p.content !== undefined) {
-			if (!(await attempt(p.path, 'modify', () => ctx.fs.exists(p.path)))) {
-				throw new StepError('not-found', `cannot modify ${p.path}: it does not exist (use file create)`, { permanent: true });
-			}
+			// The write itself checks that the file exists (mustExist): no separate exists() round trip.
 			text = p.content;
 		} else if (p.append !== undefined) {
 			text = (await readText(ctx, p.path, 'modify')) + p.append;
@@ -178,7 +179,12 @@ const modify = defineOperation({
 			replacements = r.count;
 		}
 		const data = Buffer.from(text, 'utf8');
-		await attempt(p.path, 'modify', () => ctx.fs.writeFile(p.path, data));
+		await attempt(p.path, 'modify', () => ctx.fs.writeFile(p.path, data, { mustExist: true })).catch((err: unknown) => {
+			if (StepError.is(err, 'not-found')) {
+				throw new StepError('not-found', `cannot modify ${p.path}: it does not exist (use file create)`, { permanent: true });
+			}
+			throw err;
+		});
 		return replacements === undefined ? { path: p.path, bytes: data.length } : { path: p.path, bytes: data.length, replacements };
 	},
 });

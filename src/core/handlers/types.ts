@@ -11,8 +11,12 @@ import type { Instruction } from '../workflow/schema';
  */
 export interface WorkspaceFs {
 	readFile(rel: string): Promise<Buffer>;
-	/** Create or overwrite a file (parents are created, and journaled, as needed). */
-	writeFile(rel: string, data: Buffer | string, opts?: { mode?: number; exclusive?: boolean }): Promise<void>;
+	/**
+	 * Create or overwrite a file (parents are created, and journaled, as needed). `exclusive`: fail with EEXIST /
+	 * StepError 'exists' when it exists; `mustExist`: fail with ENOENT / StepError 'not-found' when it does not
+	 * (checked with the write itself, so callers need no separate exists() round trip).
+	 */
+	writeFile(rel: string, data: Buffer | string, opts?: { mode?: number; exclusive?: boolean; mustExist?: boolean }): Promise<void>;
 	/** Remove a file, or a directory with everything under it. */
 	remove(rel: string): Promise<void>;
 	mkdir(rel: string): Promise<void>;

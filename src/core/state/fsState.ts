@@ -1,9 +1,10 @@
 // What is at a workspace path right now, in the terms the journal records (kind, content hash, mode).
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fchmodSync, fstatSync, ftruncateSync, lstatSync, open, openSync, readSync } from 'node:fs';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { SYNC_IO_LIMIT, errnoCode, isMissing } from './io';
+import { SYNC_IO_LIMIT, errnoCode, isMissing, stateIo, writeDurably } from './io';
+import type { DurableWriteOptions } from './io';
 
 /** Files up to this size are read whole; larger ones are streamed so a huge file never sits in memory. */
 export const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
@@ -123,4 +124,72 @@ export async function inspectPath(abs: string, known?: Stats): Promise<PathState
 	if (!st.isFile()) return { kind: 'other', mode: st.mode };
 	const hash = st.size <= IN_MEMORY_LIMIT ? sha256(await readFileFast(abs)) : await hashFile(abs);
 	return { kind: 'file', hash, mode: modeOf(st), size: st.size };
+}
+
+function openOffThread(file: string, flags: string | number, mode: number): Promise<number> {
+	return new Promise((resolve, reject) => open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/**
+ * writeDurably for workspace files and before-images: the same calls, with a choice of where the open runs. Creating
+ * or truncating a file can wait for the file system's journal commit (which concurrent fsyncs keep busy): on the
+ * thread pool (the default) that wait does not stall the event loop, but it occupies one of the pool's few threads,
+ * which the journal's and the other steps' syncs queue for. `openOnMainThread` is for callers whose syncs queue
+ * behind it (a run's own writes); the small write and the close are synchronous either way.
+ */
+export async function writeFileDurably(
+	file: string,
+	data: Uint8Array,
+	opts: DurableWriteOptions,
+	openOnMainThread = false,
+): Promise<number | undefined> {
+	if (data.length > SYNC_IO_LIMIT) return writeDurably(file, data, opts);
+	const fd = openOnMainThread ? openSync(file, opts.flags, opts.createMode) : await openOffThread(file, opts.flags, opts.createMode);
+	try {
+		stateIo.writeAllSync(fd, data, 0, file);
+		if (opts.chmod !== undefined) fchmodSync(fd, opts.chmod);
+		if (opts.sync !== 'none') await (opts.sync === 'full' ? stateIo.sync(fd, file) : stateIo.datasync(fd, file));
+		return opts.statMode ? fstatSync(fd).mode & 0o7777 : undefined;
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/** O_RDWR without following a final symlink, never blocking (a FIFO swapped in); where the platform has them. */
+const OPEN_UPDATE = constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Open an existing file for reading and rewriting in place. Opening has no effect on the file (no create, no
+ * truncate), so it can happen before the change is journaled, and it is a cheap synchronous call (nothing for the
+ * file system's journal to wait on). A final symlink is not followed (ELOOP).
+ */
+export function openForUpdate(abs: string): number {
+	return openSync(abs, OPEN_UPDATE);
+}
+
+/** The whole content of an open file from its start; `sizeHint` (its size when statted) makes it one read. */
+export function readOpenFile(fd: number, sizeHint: number): Buffer {
+	let buf = Buffer.allocUnsafe(sizeHint + 1);
+	let done = 0;
+	for (;;) {
+		const n = readSync(fd, buf, done, buf.length - done, done);
+		done += n;
+		if (n === 0 || done < buf.length) return buf.subarray(0, done);
+		// It grew since it was statted: read on.
+		const bigger = Buffer.allocUnsafe(buf.length * 2);
+		buf.copy(bigger, 0, 0, done);
+		buf = bigger;
+	}
+}
+
+/**
+ * Rewrite an open file in place (same inode) with `data`, set the mode if given, and fsync it. A crash midway
+ * leaves a mix of old and new bytes, which the journal treats like any interrupted effect.
+ */
+export async function rewriteOpenFile(fd: number, file: string, data: Uint8Array, oldSize: number, chmod: number | undefined): Promise<void> {
+	// Small payloads only (SYNC_IO_LIMIT): the write is synchronous, like writeFileDurably's.
+	stateIo.writeAllSync(fd, data, 0, file);
+	if (data.length < oldSize) ftruncateSync(fd, data.length);
+	if (chmod !== undefined) fchmodSync(fd, chmod);
+	await stateIo.sync(fd, file);
 }

@@ -6,9 +6,9 @@ import { SandboxError, StateError } from '../errors';
 import type { Sandbox } from '../sandbox/types';
 import { fsyncDir } from './atomicFs';
 import { BlobStore } from './blobs';
-import { inspectPath, isLinkMode } from './fsState';
+import { inspectPath, isLinkMode, writeFileDurably } from './fsState';
 import type { PathState } from './fsState';
-import { errnoCode, isMissing, writeDurably } from './io';
+import { errnoCode, isMissing } from './io';
 import { Journal, readJournal, salvageJournal } from './journal';
 import { forEachLimit } from './pool';
 import type { JournalRecord } from './records';
@@ -204,7 +204,7 @@ function depth(p: string): number {
 async function restoreFile(abs: string, data: Buffer, mode: number | undefined, now: PathState): Promise<void> {
 	const perm = mode === undefined ? 0o644 : mode & 0o7777;
 	const chmod = now.kind === 'file' && now.mode === perm ? undefined : perm;
-	const write = () => writeDurably(abs, data, { flags: 'w', createMode: perm, chmod, sync: 'full' });
+	const write = () => writeFileDurably(abs, data, { flags: 'w', createMode: perm, chmod, sync: 'full' });
 	try {
 		await write();
 	} catch (err) {
@@ -212,7 +212,7 @@ async function restoreFile(abs: string, data: Buffer, mode: number | undefined, 
 		if (code === 'ENOENT') mkdirSync(path.dirname(abs), { recursive: true });
 		else if (code === 'EACCES') chmodSync(abs, 0o600); // the run made it read-only
 		else throw err;
-		await writeDurably(abs, data, { flags: 'w', createMode: perm, chmod: perm, sync: 'full' });
+		await writeFileDurably(abs, data, { flags: 'w', createMode: perm, chmod: perm, sync: 'full' });
 	}
 }
 

@@ -9,20 +9,35 @@
 //     first marks an effect in flight, so a crash between it and the 'after' reads as "the current state is the run's";
 //   - each completed effect appends an 'after' (kind, sha256, mode) that rides the next group commit.
 // Durability per journaled file write: one shared journal commit (fdatasync, amortized over concurrent steps), the
-// file itself (fsync, exactly as a plain durable write) and, on the first change of an existing file only, its blob
-// (fdatasync) plus a shared fsync of the blob folder, durable before the record naming it is appended; the effect
-// starts once the journal commit holding the record is done.
+// file itself (fsync, exactly as a plain durable write) and, on the first change of an existing file only, its blob:
+// a small one is appended to the run's pack file by a shared group commit (large ones get a file, fdatasync and a
+// shared folder fsync), durable before the record naming it is appended; the effect starts once the journal commit
+// holding the record is done.
 import { chmod, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { closeSync, fstatSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { SandboxError, StateError, StepError } from '../errors';
 import type { WorkspaceFs } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
 import { BlobStore } from './blobs';
-import { IN_MEMORY_LIMIT, S_IFLNK, inspectPath, isLinkMode, lstatOrUndefined, lstatSyncOrUndefined, modeOf, readFileFast, sha256 } from './fsState';
+import {
+	IN_MEMORY_LIMIT,
+	S_IFLNK,
+	inspectPath,
+	isLinkMode,
+	lstatOrUndefined,
+	lstatSyncOrUndefined,
+	modeOf,
+	openForUpdate,
+	readFileFast,
+	readOpenFile,
+	rewriteOpenFile,
+	sha256,
+	writeFileDurably,
+} from './fsState';
 import type { PathState } from './fsState';
-import { errnoCode, isDiskFull, isMissing, writeDurably } from './io';
+import { SYNC_IO_LIMIT, errnoCode, isDiskFull, isMissing } from './io';
 import type { Journal } from './journal';
 import { forEachLimit } from './pool';
 import type { JournalRecord } from './records';
@@ -78,6 +93,10 @@ interface Target {
 	abs: string;
 	/** lstat result at planning time; undefined = absent. */
 	st: Stats | undefined;
+	/** Absolute paths of the ancestors that do not exist (a write creates them), outermost first. */
+	missing?: string[];
+	/** An open descriptor of the (regular, small) file, when the operation reads and rewrites it through one open. */
+	fd?: number;
 }
 
 /** What a first touch captured, kept for undoing a failed effect. */
@@ -91,6 +110,7 @@ interface Image {
 }
 
 type BeforeRecord = Extract<JournalRecord, { t: 'before' }>;
+type AfterRecord = Extract<JournalRecord, { t: 'after' }>;
 
 function kindOf(st: Stats | undefined): 'absent' | 'file' | 'dir' {
 	return !st ? 'absent' : st.isDirectory() ? 'dir' : 'file';
@@ -116,6 +136,9 @@ export function toStepError(err: unknown, rel: string): Error {
 	return new StepError('io', `${rel}: ${reason}`);
 }
 
+/** Options of a journaled file write (see WorkspaceFs.writeFile). */
+type WriteOptions = { mode?: number; exclusive?: boolean; mustExist?: boolean };
+
 /** Mode a new file gets without an explicit one (0o666 less the umask), learned from the first such file. */
 let defaultFileMode: number | undefined;
 
@@ -131,13 +154,13 @@ async function writeInPlace(
 	exclusive = false,
 ): Promise<number> {
 	const learn = mode === undefined && existingMode === undefined && defaultFileMode === undefined;
-	const statted = await writeDurably(abs, data, {
+	const statted = await writeFileDurably(abs, data, {
 		flags: exclusive ? 'wx' : 'w',
 		createMode: mode ?? 0o666,
 		chmod: mode !== undefined && mode !== existingMode ? mode : undefined,
 		sync: 'full',
 		statMode: learn,
-	});
+	}, true); // the open on the main thread: this run's journal and pack commits queue for the pool's threads
 	if (learn) defaultFileMode = statted;
 	return mode ?? existingMode ?? defaultFileMode ?? (statted as number);
 }
@@ -168,14 +191,12 @@ class RunTransaction implements Transaction {
 	private readonly blobs: BlobStore;
 	/** Paths imaged by this run: resolves true once the 'before' record is appended, false if the capture failed. */
 	private readonly imaged = new Map<string, Promise<boolean>>();
-	/** Directories seen to exist, so creating many files in one folder does not stat it each time. */
-	private readonly knownDirs = new Set<string>();
 	/** Per-path operation locks (tail of each path's queue). */
 	private readonly pathLocks = new Map<string, Promise<void>>();
 	/** step → path → the first 'before' that step wrote for the path: the state undoInterrupted restores. */
 	private readonly stepImages = new Map<string, Map<string, BeforeRecord>>();
-	/** path → step of the last record about it (an undo must not undo another step's later work). */
-	private readonly lastWriter = new Map<string, string>();
+	/** path → the last record about it (an undo must not undo another step's later work). */
+	private readonly lastRecord = new Map<string, BeforeRecord | AfterRecord>();
 	/** Steps a previous process started and never ended. */
 	private readonly interrupted = new Set<string>();
 	private readonly undone = new Map<string, Promise<void>>();
@@ -184,8 +205,8 @@ class RunTransaction implements Transaction {
 		this.runId = opts.runId;
 		this.sandbox = opts.sandbox;
 		this.journal = opts.journal;
-		this.blobs = new BlobStore(runPaths(opts.stateDir ?? stateDirFor(opts.workspace), opts.runId).blobs);
-		this.knownDirs.add(this.sandbox.root);
+		// The run's durable before-images go to a pack file, written by group commits (see blobs.ts).
+		this.blobs = new BlobStore(runPaths(opts.stateDir ?? stateDirFor(opts.workspace), opts.runId).blobs, { pack: true });
 		// A step is interrupted when it wrote (or started) after its last step-end: the engine journals step-start
 		// only for external effects, so a file step's own records are what show it was running.
 		const open = new Set<string>();
@@ -241,13 +262,13 @@ class RunTransaction implements Transaction {
 	}
 
 	/** Keep the in-memory indexes (per-step images, last writer) in step with a record, and append it. */
-	private record(rec: BeforeRecord | Extract<JournalRecord, { t: 'after' }>): void {
+	private record(rec: BeforeRecord | AfterRecord): void {
 		this.note(rec);
 		this.journal.append(rec);
 	}
 
-	private note(rec: BeforeRecord | Extract<JournalRecord, { t: 'after' }>): void {
-		this.lastWriter.set(rec.path, rec.step);
+	private note(rec: BeforeRecord | AfterRecord): void {
+		this.lastRecord.set(rec.path, rec);
 		if (rec.t !== 'before') return;
 		let images = this.stepImages.get(rec.step);
 		if (!images) this.stepImages.set(rec.step, (images = new Map()));
@@ -264,7 +285,7 @@ class RunTransaction implements Transaction {
 	}
 
 	dispose(): void {
-		this.knownDirs.clear();
+		this.blobs.close();
 	}
 
 	private async guard<T>(rel: string, fn: () => Promise<T>): Promise<T> {
@@ -299,49 +320,64 @@ class RunTransaction implements Transaction {
 	 * Resolve paths for writing and hold them for the whole operation: two steps writing the same path at once are
 	 * serialized, so effects and their 'after' records land in the same order. (Overlapping trees — one step
 	 * removing a folder while another writes inside it — are for the workflow's dependencies to order.)
+	 *
+	 * The sandbox check, the lstat the before-image uses and the lock are taken in one synchronous stretch, so no
+	 * other step of this run can change the paths in between. A caller that has to wait for a lock resolves (and
+	 * checks) its paths again once it holds it: what it saw before waiting is stale, and a symlink swapped in
+	 * meanwhile must still be refused.
 	 */
 	private async withTargets<T>(rels: string[], fn: (...targets: Target[]) => Promise<T>): Promise<T> {
-		const resolved: { rel: string; abs: string }[] = [];
-		for (const rel of rels) {
-			const abs = await this.sandbox.resolveWrite(rel);
-			resolved.push({ rel: this.sandbox.relative(abs), abs });
-		}
-		const releases: (() => void)[] = [];
-		for (const key of [...new Set(resolved.map((r) => r.rel))].sort()) releases.push(await this.lockPath(key));
-		try {
-			const targets: Target[] = [];
-			for (const r of resolved) targets.push({ ...r, st: lstatSyncOrUndefined(r.abs) });
-			return await fn(...targets);
-		} finally {
-			for (const release of releases) release();
+		let targets = rels.map((rel) => this.target(rel));
+		for (;;) {
+			const keys = targets.length === 1 ? [targets[0].rel] : [...new Set(targets.map((t) => t.rel))].sort();
+			const releases: (() => void)[] = [];
+			const waits: Promise<void>[] = [];
+			// All of an operation's locks are queued at once (synchronously): queue order is one global order, no deadlock.
+			for (const key of keys) {
+				const lock = this.lockPath(key);
+				releases.push(lock.release);
+				if (lock.ready) waits.push(lock.ready);
+			}
+			let ok = true;
+			try {
+				if (waits.length > 0) {
+					await Promise.all(waits);
+					const fresh = rels.map((rel) => this.target(rel));
+					ok = fresh.every((t, i) => t.rel === targets[i].rel);
+					targets = fresh;
+				}
+				if (ok) return await fn(...targets);
+			} finally {
+				for (const release of releases) release();
+			}
 		}
 	}
 
-	private async lockPath(key: string): Promise<() => void> {
-		const previous = this.pathLocks.get(key) ?? Promise.resolve();
+	/** One path checked by the sandbox for writing, with the lstat the check took and the parents a write creates. */
+	private target(rel: string): Target {
+		const w = this.sandbox.resolveWriteTarget(rel);
+		return { rel: this.sandbox.relative(w.abs), abs: w.abs, st: w.st, missing: w.missingParents };
+	}
+
+	/** Queue on a path's lock; `ready` is undefined when it is free (then it is held on return, synchronously). */
+	private lockPath(key: string): { release: () => void; ready?: Promise<void> } {
+		const previous = this.pathLocks.get(key);
 		let release!: () => void;
 		const mine = new Promise<void>((resolve) => (release = resolve));
-		const tail = previous.then(() => mine);
+		const tail = previous ? previous.then(() => mine) : mine;
 		this.pathLocks.set(key, tail);
-		await previous;
-		return () => {
-			release();
-			if (this.pathLocks.get(key) === tail) this.pathLocks.delete(key);
+		return {
+			release: () => {
+				release();
+				if (this.pathLocks.get(key) === tail) this.pathLocks.delete(key);
+			},
+			ready: previous,
 		};
 	}
 
-	/** Ancestors of `abs` that do not exist yet, outermost first (they will be created, so they are journaled). */
-	private async missingParents(abs: string, trustCache = true): Promise<Target[]> {
-		const out: Target[] = [];
-		for (let dir = path.dirname(abs); isInsideOrSame(this.sandbox.root, dir); dir = path.dirname(dir)) {
-			if (trustCache && this.knownDirs.has(dir)) break;
-			if (dir === this.sandbox.root || lstatSyncOrUndefined(dir)) {
-				this.knownDirs.add(dir);
-				break;
-			}
-			out.unshift({ rel: this.sandbox.relative(dir), abs: dir, st: undefined });
-		}
-		return out;
+	/** Ancestors of a target that do not exist (they will be created, so they are journaled), outermost first. */
+	private missingParents(t: Target): Target[] {
+		return (t.missing ?? []).map((abs) => ({ rel: this.sandbox.relative(abs), abs, st: undefined }));
 	}
 
 	/**
@@ -350,10 +386,15 @@ class RunTransaction implements Transaction {
 	 */
 	private async prepare(step: string, targets: Target[]): Promise<Map<string, Image>> {
 		const images = new Map<string, Image>();
-		await forEachLimit(targets, STEP_IO_PARALLELISM, async (t) => {
-			const image = await this.imageOnce(step, t);
-			if (image) images.set(t.rel, image);
-		});
+		if (targets.length === 1) {
+			const image = await this.imageOnce(step, targets[0]);
+			if (image) images.set(targets[0].rel, image);
+		} else {
+			await forEachLimit(targets, STEP_IO_PARALLELISM, async (t) => {
+				const image = await this.imageOnce(step, t);
+				if (image) images.set(t.rel, image);
+			});
+		}
 		// Blobs are already durable (capture); one shared group commit makes the records durable before the effect.
 		await this.journal.flush();
 		return images;
@@ -418,7 +459,7 @@ class RunTransaction implements Transaction {
 		}
 		// Write-ahead rule: the record naming a blob is appended only once the blob is durable. Any other step's
 		// group commit may write the journal out at any moment, and a record must never name a missing blob.
-		const data = await readFileFast(t.abs);
+		const data = t.fd === undefined ? await readFileFast(t.abs) : readOpenFile(t.fd, st.size);
 		const hash = sha256(data);
 		await this.storeDurably(hash, data);
 		this.record({ t: 'before', step, path: t.rel, kind: 'file', blob: hash, mode });
@@ -451,7 +492,7 @@ class RunTransaction implements Transaction {
 		} else if (st.size > IN_MEMORY_LIMIT) {
 			hash = await this.blobs.putLargeFile(t.abs);
 		} else {
-			const data = await readFileFast(t.abs);
+			const data = t.fd === undefined ? await readFileFast(t.abs) : readOpenFile(t.fd, st.size);
 			hash = sha256(data);
 			await this.blobs.write(hash, data, false);
 		}
@@ -522,35 +563,82 @@ class RunTransaction implements Transaction {
 		step: string,
 		rel: string,
 		data: Buffer | string,
-		opts: { mode?: number; exclusive?: boolean },
+		opts: WriteOptions,
 	): Promise<void> {
 		const bytes = typeof data === 'string' ? Buffer.from(data) : data;
 		await this.withTargets([rel], (t) => this.writeFileLocked(step, rel, t, bytes, opts));
 	}
 
-	private async writeFileLocked(step: string, rel: string, t: Target, bytes: Buffer, opts: { mode?: number; exclusive?: boolean }): Promise<void> {
+	private async writeFileLocked(step: string, rel: string, t: Target, bytes: Buffer, opts: WriteOptions): Promise<void> {
 		if (t.st?.isDirectory()) throw new StepError('exists', `cannot write ${rel}: it is a directory`, { permanent: true });
 		if (t.st && opts.exclusive) throw new StepError('exists', `${rel} already exists`, { permanent: true });
+		if (t.st?.isFile() && t.st.size <= SYNC_IO_LIMIT && bytes.length <= SYNC_IO_LIMIT) {
+			const fresh = await this.rewriteSmallFile(step, rel, t, bytes, opts);
+			if (!fresh) return;
+			t = fresh; // it changed between the check and the open: start over from what is there now
+			if (t.st?.isDirectory()) throw new StepError('exists', `cannot write ${rel}: it is a directory`, { permanent: true });
+			if (t.st && opts.exclusive) throw new StepError('exists', `${rel} already exists`, { permanent: true });
+		}
+		if (!t.st && opts.mustExist) throw new StepError('not-found', `${rel} does not exist`, { permanent: true });
 		const existingMode = t.st ? modeOf(t.st) : undefined;
 		for (let attempt = 0; ; attempt++) {
-			const parents = await this.missingParents(t.abs, attempt === 0);
+			const parents = this.missingParents(t);
 			try {
 				await this.apply(step, rel, [...parents, t], async () => {
-					if (parents.length > 0) {
-						await mkdir(path.dirname(t.abs), { recursive: true });
-						for (const p of parents) this.knownDirs.add(p.abs);
-					}
+					if (parents.length > 0) await mkdir(path.dirname(t.abs), { recursive: true });
 					const mode = await writeInPlace(t.abs, bytes, opts.mode, existingMode, opts.exclusive);
 					await this.afterDirs(step, parents);
 					this.after(step, t.rel, { kind: 'file', hash: sha256(bytes), mode, size: bytes.length });
 				});
 				return;
 			} catch (err) {
-				// A folder remembered as existing was removed behind our back: journal its re-creation and retry once.
+				// A folder that was there when the path was checked has been removed since: journal its re-creation, retry once.
 				if (attempt > 0 || t.st || parents.length > 0 || !StepError.is(err, 'not-found')) throw err;
-				this.knownDirs.clear();
+				const fresh = this.target(rel);
+				if (fresh.rel !== t.rel || fresh.st || (fresh.missing ?? []).length === 0) throw err;
+				t = fresh;
 			}
 		}
+	}
+
+	/**
+	 * Overwrite an existing small file through one descriptor: opened first (opening changes nothing), its
+	 * before-image read from it, then rewritten in place once the journal allows. Saves the second open, and the
+	 * open does not follow a symlink swapped in after the check. Returns the path checked afresh when what is there
+	 * is no longer a regular file (the caller goes the general way), else undefined once written.
+	 */
+	private async rewriteSmallFile(step: string, rel: string, t: Target, bytes: Buffer, opts: WriteOptions): Promise<Target | undefined> {
+		let fd: number;
+		try {
+			fd = openForUpdate(t.abs);
+		} catch (err) {
+			const code = errnoCode(err);
+			if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'EISDIR' && code !== 'ENXIO') throw err;
+			return this.retarget(rel, t);
+		}
+		try {
+			const st = fstatSync(fd);
+			if (!st.isFile()) return this.retarget(rel, t);
+			if (st.nlink > 1) {
+				throw new SandboxError('hardlink', `"${rel}" has ${st.nlink} hard links; writing it would change the other names too (possibly outside the workspace)`);
+			}
+			const target: Target = { ...t, st, fd };
+			const existingMode = modeOf(st);
+			await this.apply(step, rel, [target], async () => {
+				await rewriteOpenFile(fd, t.abs, bytes, st.size, opts.mode !== undefined && opts.mode !== existingMode ? opts.mode : undefined);
+				this.after(step, t.rel, { kind: 'file', hash: sha256(bytes), mode: opts.mode ?? existingMode, size: bytes.length });
+			});
+			return undefined;
+		} finally {
+			closeSync(fd);
+		}
+	}
+
+	/** The path resolved again for an operation that holds its lock; it must still be the same path. */
+	private retarget(rel: string, t: Target): Target {
+		const fresh = this.target(rel);
+		if (fresh.rel !== t.rel) throw new StepError('io', `${rel} changed while it was being written (it now leads to ${fresh.rel}); try again`);
+		return fresh;
 	}
 
 	private async remove(step: string, rel: string): Promise<void> {
@@ -575,7 +663,7 @@ class RunTransaction implements Transaction {
 	private async mkdirLocked(step: string, rel: string, t: Target): Promise<void> {
 		if (t.st?.isDirectory()) return;
 		if (t.st) throw new StepError('exists', `cannot create directory ${rel}: a file is in the way`, { permanent: true });
-		const created = [...(await this.missingParents(t.abs)), t];
+		const created = [...this.missingParents(t), t];
 		await this.apply(step, rel, created, async () => {
 			await mkdir(t.abs, { recursive: true });
 			await this.afterDirs(step, created);
@@ -615,7 +703,7 @@ class RunTransaction implements Transaction {
 			plan.push({ from: e, to: { rel: this.sandbox.relative(abs), abs, st } });
 		}
 		await this.checkTree(plan.map((p) => p.to), false);
-		const parents = await this.missingParents(dst.abs);
+		const parents = this.missingParents(dst);
 		await this.apply(step, to, [...parents, ...plan.map((p) => p.to)], async () => {
 			if (parents.length > 0) await mkdir(path.dirname(dst.abs), { recursive: true });
 			await this.afterDirs(step, parents);
@@ -668,7 +756,7 @@ class RunTransaction implements Transaction {
 		}
 		await this.checkTree(srcTargets, true);
 		await this.checkTree([dst, ...dstTargets.values()], false);
-		const parents = await this.missingParents(dst.abs);
+		const parents = this.missingParents(dst);
 		const targets = [...srcTargets, ...parents, ...dstTargets.values()];
 		await this.apply(step, to, targets, async () => {
 			if (parents.length > 0) await mkdir(path.dirname(dst.abs), { recursive: true });
@@ -688,20 +776,35 @@ class RunTransaction implements Transaction {
 
 	/** Restore each path `step` touched to the state recorded before the step touched it (see undoInterrupted). */
 	private async undoStep(step: string): Promise<void> {
-		const images = [...(this.stepImages.get(step)?.values() ?? [])];
-		for (const image of images) {
-			const writer = this.lastWriter.get(image.path);
-			if (writer !== undefined && writer !== step) {
-				throw new StepError('io', `cannot re-run ${step} after the crash: ${image.path} was changed by step ${writer} since; roll the run back instead`, {
-					permanent: true,
-				});
+		const images: BeforeRecord[] = [];
+		for (const image of this.stepImages.get(step)?.values() ?? []) {
+			const last = this.lastRecord.get(image.path);
+			if (last === undefined || last.step === step) {
+				images.push(image);
+				continue;
 			}
+			if (this.isSharedFolder(image, last)) continue;
+			throw new StepError('io', `cannot re-run ${step} after the crash: ${image.path} was changed by step ${last.step} since; roll the run back instead`, {
+				permanent: true,
+			});
 		}
 		const depth = (p: string) => p.split('/').length;
 		// Removals deepest first, then directories shallowest first, then files and links.
 		const order = (i: BeforeRecord) => (i.kind === 'absent' ? 0 : i.kind === 'dir' ? 1 : 2);
 		images.sort((a, b) => order(a) - order(b) || (order(a) === 0 ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
 		for (const image of images) await this.withTargets([image.path], (t) => this.restoreStepImage(step, t, image));
+	}
+
+	/**
+	 * A folder this step found missing (or there) that another step made sure of too (concurrent writes into a new
+	 * folder) is shared, not this step's to undo: the re-run finds it there. It is one when it is a directory now and
+	 * the other step's last record about it says so, or is the in-flight marker of a step the crash interrupted too
+	 * (undone in turn). Anything else another step did to the path since is that step's work, and stops the undo.
+	 */
+	private isSharedFolder(image: BeforeRecord, last: BeforeRecord | AfterRecord): boolean {
+		if (image.kind === 'file') return false;
+		if (last.t === 'after' ? last.kind !== 'dir' : !this.interrupted.has(last.step)) return false;
+		return lstatSyncOrUndefined(path.join(this.sandbox.root, ...image.path.split('/')))?.isDirectory() === true;
 	}
 
 	private async restoreStepImage(step: string, t: Target, image: BeforeRecord): Promise<void> {

@@ -30,6 +30,7 @@ function plainFs(sandbox: Sandbox): WorkspaceFs {
 		readFile: async (rel) => readFile(await sandbox.resolveRead(rel)),
 		async writeFile(rel, data, opts) {
 			const abs = await sandbox.resolveWrite(rel);
+			if (opts?.mustExist && !(await exists(abs))) throw Object.assign(new Error(`${rel} does not exist`), { code: 'ENOENT' });
 			await mkdir(dirname(abs), { recursive: true });
 			await writeFile(abs, data, { flag: opts?.exclusive ? 'wx' : 'w', mode: opts?.mode });
 			if (opts?.mode !== undefined) await chmod(abs, opts.mode);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../../../src/core/errors';
 import type { SandboxErrorCode } from '../../../src/core/errors';
@@ -127,6 +127,67 @@ describe('sandbox paths', () => {
 
 		it('refuses paths holding a NUL byte', async () => {
 			await refused(sandbox.resolveRead('a\0b'), 'outside', 'NUL');
+		});
+
+		it('refuses a symlink target that climbs out of a missing folder (`missing/..`) into a link leading outside', async () => {
+			symlinkSync(outside, join(root, 'x'));
+			// The kernel would fail on `missing/..`; the walk must not take what follows on trust (`x` leads outside).
+			symlinkSync('missing/../x', join(root, 'l'));
+			await refused(sandbox.resolveWrite('l/new.txt'), 'symlink', 'x');
+			await refused(sandbox.resolveRead('l/secret.txt'), 'symlink', 'x');
+		});
+	});
+
+	describe('checks are never cached: a path changed between two checks is judged as it is now', () => {
+		it('a folder replaced by a symlink to outside is refused', async () => {
+			mkdirSync(join(root, 'src', 'deep'));
+			assert.equal(await sandbox.resolveWrite('src/b.txt'), join(root, 'src', 'b.txt'));
+			assert.equal(await sandbox.resolveWrite('src/deep/c.txt'), join(root, 'src', 'deep', 'c.txt'));
+			renameSync(join(root, 'src'), join(root, 'src-old'));
+			symlinkSync(outside, join(root, 'src'));
+			await refused(sandbox.resolveWrite('src/b.txt'), 'symlink', 'src');
+			await refused(sandbox.resolveWrite('src/deep/c.txt'), 'symlink', 'src');
+			assert.throws(() => sandbox.resolveWriteTarget('src/b.txt'), (err: unknown) => SandboxError.is(err, 'symlink'));
+		});
+
+		it('a folder moved outside and linked back in (same directory, same inode) is refused', async () => {
+			mkdirSync(join(root, 'src', 'deep'));
+			assert.equal(await sandbox.resolveWrite('src/deep/c.txt'), join(root, 'src', 'deep', 'c.txt'));
+			renameSync(join(root, 'src'), join(outside, 'src'));
+			symlinkSync(join(outside, 'src'), join(root, 'src'));
+			await refused(sandbox.resolveWrite('src/deep/c.txt'), 'symlink', 'src');
+			await refused(sandbox.resolveWrite('src/a.txt'), 'symlink', 'src');
+		});
+
+		it('a file replaced by a symlink to outside, or by a hard link, is refused', async () => {
+			assert.equal(await sandbox.resolveWrite('src/a.txt'), join(root, 'src', 'a.txt'));
+			rmSync(join(root, 'src', 'a.txt'));
+			symlinkSync(join(outside, 'secret.txt'), join(root, 'src', 'a.txt'));
+			await refused(sandbox.resolveWrite('src/a.txt'), 'symlink', 'src/a.txt');
+			rmSync(join(root, 'src', 'a.txt'));
+			linkSync(join(outside, 'secret.txt'), join(root, 'src', 'a.txt'));
+			await refused(sandbox.resolveWrite('src/a.txt'), 'hardlink', 'src/a.txt');
+		});
+
+		it('a folder the check saw missing and someone else then made a symlink is refused', async () => {
+			assert.deepEqual(sandbox.resolveWriteTarget('gen/sub/x.txt').missingParents, [join(root, 'gen'), join(root, 'gen', 'sub')]);
+			symlinkSync(outside, join(root, 'gen'));
+			await refused(sandbox.resolveWrite('gen/sub/x.txt'), 'symlink', 'gen');
+		});
+	});
+
+	describe('write targets', () => {
+		it('report what the check saw: the real path, its lstat and the folders a write must create', () => {
+			symlinkSync('src', join(root, 'link-dir'));
+			const existing = sandbox.resolveWriteTarget('link-dir/a.txt');
+			assert.equal(existing.abs, join(root, 'src', 'a.txt'));
+			assert.ok(existing.st?.isFile() && existing.st.size === 1);
+			assert.deepEqual(existing.missingParents, []);
+			const fresh = sandbox.resolveWriteTarget('link-dir/new/deeper/b.txt');
+			assert.equal(fresh.abs, join(root, 'src', 'new', 'deeper', 'b.txt'));
+			assert.equal(fresh.st, undefined);
+			assert.deepEqual(fresh.missingParents, [join(root, 'src', 'new'), join(root, 'src', 'new', 'deeper')]);
+			assert.ok(sandbox.resolveWriteTarget('src').st?.isDirectory());
 		});
 	});
 

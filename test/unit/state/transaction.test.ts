@@ -8,6 +8,7 @@ import {
 	readdirSync,
 	readFileSync,
 	readlinkSync,
+	renameSync,
 	rmSync,
 	statSync,
 	symlinkSync,
@@ -16,7 +17,8 @@ import {
 import { join } from 'node:path';
 import { SandboxError, StepError } from '../../../src/core/errors';
 import { createSandbox } from '../../../src/core/sandbox/paths';
-import type { Sandbox } from '../../../src/core/sandbox/types';
+import type { Sandbox, WriteTarget } from '../../../src/core/sandbox/types';
+import { listBlobs, readBlobSync } from '../../../src/core/state/blobs';
 import { stateIo } from '../../../src/core/state/io';
 import { JOURNAL_MAGIC, Journal, encodeRecord, readJournal } from '../../../src/core/state/journal';
 import type { JournalRecord } from '../../../src/core/state/records';
@@ -142,7 +144,7 @@ describe('transaction and rollback', () => {
 				const recs = readJournalSync(run.paths.journal);
 				const before = recs.find((r) => r.t === 'before' && r.path === 'f.txt');
 				assert.ok(before && before.t === 'before' && before.kind === 'file' && before.blob, 'before-image durable before the write');
-				assert.equal(readFileSync(join(run.paths.blobs, before.blob)).toString(), 'old');
+				assert.equal(readBlobSync(run.paths.blobs, before.blob)?.toString(), 'old');
 				fsyncs.push('effect');
 				return undefined;
 			},
@@ -167,7 +169,7 @@ describe('transaction and rollback', () => {
 		for (const n of ['x', 'y', 'z']) writeFileSync(join(run.ws, n), 'same content');
 		const fs = run.tx.fsFor('s');
 		for (const n of ['x', 'y', 'z']) await fs.writeFile(n, 'other');
-		assert.equal(readdirSync(run.paths.blobs).length, 1);
+		assert.equal(listBlobs(run.paths.blobs).length, 1);
 		await run.journal.close();
 	});
 
@@ -432,7 +434,11 @@ describe('transaction and rollback', () => {
 			await assert.rejects(run.tx.fsFor('s').writeFile('big.txt', 'x'), (err: unknown) => StepError.is(err, 'disk-full'));
 		}, (file) => file.includes('blobs'));
 		assert.equal(readFileSync(join(run.ws, 'big.txt'), 'utf8'), 'original');
-		assert.deepEqual(readdirSync(run.paths.blobs), [], 'no temp blob left behind');
+		assert.deepEqual(existsSync(run.paths.blobs) ? readdirSync(run.paths.blobs) : [], [], 'no temp blob left behind');
+		assert.deepEqual(listBlobs(run.paths.blobs), [], 'no blob stored');
+		for (const name of readdirSync(run.paths.dir).filter((n) => n.endsWith('.pack'))) {
+			assert.ok(readFileSync(join(run.paths.dir, name)).every((b) => b === 0), 'no part of an entry left in the pack');
+		}
 		await run.journal.close();
 	});
 
@@ -511,7 +517,7 @@ describe('transaction and rollback', () => {
 		assert.equal(befores.length, 10, 'one before-image per step');
 		const first = befores[0];
 		assert.ok(first.t === 'before' && first.blob);
-		assert.equal(readFileSync(join(run.paths.blobs, first.blob)).toString(), 'first', 'the first is the run\'s before-image');
+		assert.equal(readBlobSync(run.paths.blobs, first.blob)?.toString(), 'first', 'the first is the run\'s before-image');
 		await endAndRollBack(run);
 		assert.equal(readFileSync(join(run.ws, 'shared.txt'), 'utf8'), 'first');
 	});
@@ -532,8 +538,8 @@ describe('transaction and rollback', () => {
 		await journal.close();
 		const recs = (await readJournal(run.paths.journal)).records.filter((r) => r.t === 'before');
 		assert.equal(recs.length, 3);
-		assert.ok(recs[0].t === 'before' && readFileSync(join(run.paths.blobs, recs[0].blob as string)).toString() === 'start');
-		assert.ok(recs[1].t === 'before' && readFileSync(join(run.paths.blobs, recs[1].blob as string)).toString() === 'after step 1', "step s2's own before-image");
+		assert.ok(recs[0].t === 'before' && readBlobSync(run.paths.blobs, recs[0].blob as string)?.toString() === 'start');
+		assert.ok(recs[1].t === 'before' && readBlobSync(run.paths.blobs, recs[1].blob as string)?.toString() === 'after step 1', "step s2's own before-image");
 		assert.equal(recs[2].t === 'before' && recs[2].blob, undefined, 'the third is only an in-flight marker');
 		await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
 		assert.equal(readFileSync(join(run.ws, 'r.txt'), 'utf8'), 'start');
@@ -608,6 +614,152 @@ describe('transaction and rollback', () => {
 		await assert.rejects(tx.fsFor('d').readFile('other.txt'), (err: unknown) => StepError.is(err, 'io') && /was lost/.test(err.message));
 		tx.dispose();
 		await journal.close();
+	});
+
+	it('a folder swapped for a symlink to outside between two writes of one run is refused, and nothing is written outside', async () => {
+		const run = await startRun();
+		const outside = tempDir('qo-tx-outside-');
+		mkdirSync(join(outside, 'mid'));
+		writeFileSync(join(outside, 'm.txt'), 'outside');
+		writeFileSync(join(outside, 'mid', 'x.txt'), 'outside x');
+		mkdirSync(join(run.ws, 'dir'));
+		writeFileSync(join(run.ws, 'dir', 'm.txt'), 'inside');
+		mkdirSync(join(run.ws, 'top', 'mid'), { recursive: true });
+		writeFileSync(join(run.ws, 'top', 'mid', 'x.txt'), 'inside x');
+		const fs = run.tx.fsFor('s');
+		await fs.writeFile('dir/a.txt', 'first');
+		await fs.writeFile('dir/m.txt', 'changed');
+		await fs.writeFile('top/mid/x.txt', 'changed x');
+		await fs.writeFile('top/mid/y.txt', 'new y');
+		// Someone else swaps the folders for symlinks to outside (with the same layout) while the run goes on.
+		renameSync(join(run.ws, 'dir'), join(run.ws, 'dir-old'));
+		symlinkSync(outside, join(run.ws, 'dir'));
+		renameSync(join(run.ws, 'top'), join(run.ws, 'top-old'));
+		symlinkSync(outside, join(run.ws, 'top'));
+		const refused = (err: unknown) => SandboxError.is(err, 'symlink');
+		await assert.rejects(fs.writeFile('dir/b.txt', 'x'), refused, 'a new file');
+		await assert.rejects(fs.writeFile('dir/m.txt', 'x', { mustExist: true }), refused, 'an existing file');
+		await assert.rejects(fs.writeFile('dir/a.txt', 'x'), refused, 'a path the run already wrote');
+		await assert.rejects(fs.writeFile('top/mid/x.txt', 'x'), refused, 'a deeper path');
+		await assert.rejects(fs.writeFile('top/mid/y.txt', 'x', { exclusive: true }), refused, 'an exclusive create');
+		await assert.rejects(fs.remove('dir/m.txt'), refused);
+		await assert.rejects(fs.mkdir('top/mid/new'), refused);
+		assert.deepEqual(readdirSync(outside).sort(), ['m.txt', 'mid']);
+		assert.deepEqual(readdirSync(join(outside, 'mid')), ['x.txt']);
+		assert.equal(readFileSync(join(outside, 'm.txt'), 'utf8'), 'outside');
+		assert.equal(readFileSync(join(outside, 'mid', 'x.txt'), 'utf8'), 'outside x');
+		await run.journal.close();
+	});
+
+	it('a file swapped for a symlink between its check and its open is not written through', async () => {
+		const ws = tempDir('qo-tx-');
+		const outside = tempDir('qo-tx-outside-');
+		writeFileSync(join(outside, 'secret.txt'), 'secret');
+		writeFileSync(join(ws, 'f.txt'), 'mine');
+		const real = await createSandbox(ws);
+		let swapped = false;
+		// The swap lands right after the check, before the transaction opens the file.
+		const racy: Sandbox = Object.assign(Object.create(real) as Sandbox, {
+			resolveWriteTarget(rel: string): WriteTarget {
+				const target = real.resolveWriteTarget(rel);
+				if (!swapped && rel === 'f.txt') {
+					swapped = true;
+					rmSync(join(ws, 'f.txt'));
+					symlinkSync(join(outside, 'secret.txt'), join(ws, 'f.txt'));
+				}
+				return target;
+			},
+		});
+		const paths = await createRunDir(join(ws, '.quantum'), newRunId());
+		const journal = await Journal.open(paths.journal);
+		const tx = createTransaction({ runId: newRunId(), workspace: ws, stateDir: join(ws, '.quantum'), sandbox: racy, journal });
+		await assert.rejects(tx.fsFor('s').writeFile('f.txt', 'overwritten'), (err: unknown) => SandboxError.is(err, 'symlink'));
+		assert.ok(swapped);
+		assert.equal(readFileSync(join(outside, 'secret.txt'), 'utf8'), 'secret');
+		tx.dispose();
+		await journal.close();
+	});
+
+	it('a record naming a packed before-image reaches the journal only after the pack entry', async () => {
+		const run = await startRun();
+		for (let i = 0; i < 24; i++) writeFileSync(join(run.ws, `f${i}`), `original ${i}`);
+		const checked: string[] = [];
+		const writeAll = stateIo.writeAll;
+		stateIo.writeAll = async (fh, data, position, file) => {
+			if (file === run.paths.journal) {
+				for (const line of Buffer.from(data).toString('utf8').split('\n').filter(Boolean)) {
+					const rec = JSON.parse(line.split(' ').slice(2).join(' ')) as JournalRecord;
+					if (rec.t === 'before' && rec.blob) {
+						assert.ok(readBlobSync(run.paths.blobs, rec.blob), `${rec.path}: its before-image is stored before the record is written`);
+						checked.push(rec.path);
+					}
+				}
+			}
+			return writeAll(fh, data, position, file);
+		};
+		try {
+			await Promise.all(Array.from({ length: 24 }, (_, i) => run.tx.fsFor(`s${i}`).writeFile(`f${i}`, `changed ${i}`)));
+		} finally {
+			stateIo.writeAll = writeAll;
+		}
+		assert.equal(checked.length, 24);
+		const result = await endAndRollBack(run);
+		assert.deepEqual(result.conflicts, []);
+		for (let i = 0; i < 24; i++) assert.equal(readFileSync(join(run.ws, `f${i}`), 'utf8'), `original ${i}`);
+	});
+
+	it('an interrupted step that made a folder another step made too is undone without touching the other step\'s work', async () => {
+		const run = await startRun();
+		const j = run.journal;
+		// Both steps find `gen` missing and journal it as a folder they create.
+		await Promise.all([run.tx.fsFor('a').writeFile('gen/a.txt', 'a'), run.tx.fsFor('b').writeFile('gen/b.txt', 'b')]);
+		await j.flush();
+		const genAfters = (await records(run)).filter((r) => r.t === 'after' && r.path === 'gen');
+		assert.equal(genAfters.length, 2, 'both steps journaled the folder');
+		// The step that wrote the folder's last record completed; the other one was interrupted.
+		const done = genAfters[1].t === 'after' ? genAfters[1].step : '';
+		const interrupted = done === 'a' ? 'b' : 'a';
+		j.append({ t: 'step-end', id: done, status: 'succeeded', attempt: 1, at: 0, durationMs: 0 });
+		run.tx.dispose();
+		await j.close();
+
+		const previous = (await readJournal(run.paths.journal)).records;
+		const journal = await Journal.open(run.paths.journal);
+		const tx = createTransaction({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, journal, previous });
+		assert.deepEqual(tx.interruptedSteps(), [interrupted]);
+		await tx.undoInterrupted(interrupted);
+		assert.equal(existsSync(join(run.ws, `gen/${interrupted}.txt`)), false, 'the interrupted step\'s file is undone');
+		assert.equal(readFileSync(join(run.ws, `gen/${done}.txt`), 'utf8'), done, 'the other step\'s file is kept');
+		await tx.fsFor(interrupted).writeFile(`gen/${interrupted}.txt`, interrupted);
+		tx.dispose();
+		await journal.close();
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(existsSync(join(run.ws, 'gen')), false);
+	});
+
+	it('two steps interrupted while making the same new folder are both undone and re-run', async () => {
+		const run = await startRun();
+		await Promise.all([run.tx.fsFor('a').writeFile('gen/a.txt', 'a'), run.tx.fsFor('b').writeFile('gen/b.txt', 'b')]);
+		run.tx.dispose();
+		await run.journal.close();
+		// The process dies after the effects, before the commit holding their 'after' records.
+		const recs = (await readJournal(run.paths.journal)).records.filter((r) => r.t !== 'after');
+		writeFileSync(run.paths.journal, JOURNAL_MAGIC + recs.map(encodeRecord).join(''));
+
+		const previous = (await readJournal(run.paths.journal)).records;
+		const journal = await Journal.open(run.paths.journal);
+		const tx = createTransaction({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, journal, previous });
+		assert.deepEqual(tx.interruptedSteps().sort(), ['a', 'b']);
+		for (const id of tx.interruptedSteps()) await tx.undoInterrupted(id);
+		assert.equal(existsSync(join(run.ws, 'gen')), false, 'each step\'s file is undone, and the folder they made');
+		await tx.fsFor('a').writeFile('gen/a.txt', 'a');
+		await tx.fsFor('b').writeFile('gen/b.txt', 'b');
+		tx.dispose();
+		await journal.close();
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(existsSync(join(run.ws, 'gen')), false);
 	});
 
 	it('rolls back 2,000 journaled writes quickly', async function () {
