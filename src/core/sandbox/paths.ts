@@ -250,10 +250,12 @@ class WorkspaceSandbox implements Sandbox {
 			if (item === '' || item === '.') continue;
 			if (item === '..') {
 				current = path.dirname(current);
-				// `missing/..` (from a symlink target) climbs back to folders that exist: check them again, never
-				// take the rest of the path on trust.
-				missing = false;
-				firstMissing = undefined;
+				// `missing/..` (from a symlink target) can climb back out of the missing part, to folders that exist:
+				// what follows is checked again, never taken on trust.
+				if (firstMissing !== undefined && current !== firstMissing && !current.startsWith(firstMissing + path.sep)) {
+					missing = false;
+					firstMissing = undefined;
+				}
 				continue;
 			}
 			const next = path.join(current, item);

@@ -34,8 +34,9 @@ export interface RollbackOptions {
 	/** Restore paths changed since the run too (the sandbox is still enforced). */
 	force?: boolean;
 	/**
-	 * Run the `undo` compensations of these steps (succeeded steps, newest first) and report each. Called before
-	 * files are restored; steps already compensated successfully by an earlier, interrupted rollback are not passed.
+	 * Run the `undo` compensations of these steps (succeeded steps, and steps in doubt: started, never ended, so a
+	 * crash may have come after their effect; newest first) and report each. Called before files are restored; steps
+	 * already compensated successfully by an earlier, interrupted rollback are not passed.
 	 */
 	compensate?: (stepIds: string[]) => Promise<CompensationResult[]>;
 	/** The run's open journal, when the caller (the engine, on_failure: rollback) already holds the run lock. */
@@ -123,15 +124,16 @@ function changeReason(expected: Wanted, now: PathState): string {
 	return 'was changed since the run';
 }
 
-/** Read the journal into one entry per path, plus the steps to compensate (succeeded, newest first). */
+/** Read the journal into one entry per path, plus the steps to compensate (succeeded or in doubt, newest first). */
 function analyse(records: readonly JournalRecord[]): {
 	entries: Entry[];
 	steps: string[];
 	interruptedRollback: boolean;
 } {
 	const byPath = new Map<string, Entry>();
-	const endOrder: string[] = [];
-	const succeeded = new Set<string>();
+	/** step → position of its last step-start / step-end (and whether that end was a success). */
+	const lastStart = new Map<string, number>();
+	const lastEnd = new Map<string, { seq: number; succeeded: boolean }>();
 	const compensated = new Set<string>();
 	let rollbackOpen = false;
 	records.forEach((rec, seq) => {
@@ -152,10 +154,11 @@ function analyse(records: readonly JournalRecord[]): {
 				if (e) e.restored = true;
 				break;
 			}
+			case 'step-start':
+				lastStart.set(rec.id, seq);
+				break;
 			case 'step-end':
-				endOrder.push(rec.id);
-				if (rec.status === 'succeeded') succeeded.add(rec.id);
-				else succeeded.delete(rec.id);
+				lastEnd.set(rec.id, { seq, succeeded: rec.status === 'succeeded' });
 				break;
 			case 'compensated':
 				if (rec.ok) compensated.add(rec.step);
@@ -168,14 +171,16 @@ function analyse(records: readonly JournalRecord[]): {
 				break;
 		}
 	});
-	const steps: string[] = [];
-	const seen = new Set<string>();
-	for (let i = endOrder.length - 1; i >= 0; i--) {
-		const id = endOrder[i];
-		if (seen.has(id)) continue;
-		seen.add(id);
-		if (succeeded.has(id) && !compensated.has(id)) steps.push(id);
-	}
+	// A step is compensated when it succeeded, or when it is in doubt: started (the engine journals step-start,
+	// durably, before an external effect) and never ended, so the crash may have come after its effect. Its undo
+	// must then cope with an effect that may not have happened, as a saga's compensations do.
+	const due: [id: string, at: number][] = [];
+	for (const [id, end] of lastEnd) if (end.succeeded && (lastStart.get(id) ?? -1) < end.seq) due.push([id, end.seq]);
+	for (const [id, start] of lastStart) if (start > (lastEnd.get(id)?.seq ?? -1)) due.push([id, start]);
+	const steps = due
+		.filter(([id]) => !compensated.has(id))
+		.sort((a, b) => b[1] - a[1])
+		.map(([id]) => id);
 	const entries = [...byPath.values()].sort((a, b) => b.seq - a.seq);
 	return { entries, steps, interruptedRollback: rollbackOpen };
 }

@@ -112,6 +112,13 @@ interface Image {
 type BeforeRecord = Extract<JournalRecord, { t: 'before' }>;
 type AfterRecord = Extract<JournalRecord, { t: 'after' }>;
 
+/** Whether a path is in the state a step's before-image recorded. */
+function isAsImaged(image: BeforeRecord, now: PathState): boolean {
+	if (image.kind === 'absent') return now.kind === 'absent';
+	if (image.kind === 'dir') return now.kind === 'dir' && now.mode === image.mode;
+	return (now.kind === 'file' || now.kind === 'symlink') && now.hash === image.blob && now.mode === image.mode;
+}
+
 function kindOf(st: Stats | undefined): 'absent' | 'file' | 'dir' {
 	return !st ? 'absent' : st.isDirectory() ? 'dir' : 'file';
 }
@@ -784,6 +791,8 @@ class RunTransaction implements Transaction {
 				continue;
 			}
 			if (this.isSharedFolder(image, last)) continue;
+			// Nothing to undo when the path is as this step found it (the crash came before the step's effect on it).
+			if (isAsImaged(image, await inspectPath(path.join(this.sandbox.root, ...image.path.split('/'))))) continue;
 			throw new StepError('io', `cannot re-run ${step} after the crash: ${image.path} was changed by step ${last.step} since; roll the run back instead`, {
 				permanent: true,
 			});
@@ -810,9 +819,7 @@ class RunTransaction implements Transaction {
 	private async restoreStepImage(step: string, t: Target, image: BeforeRecord): Promise<void> {
 		const now = await inspectPath(t.abs);
 		const link = isLinkMode(image.mode);
-		if (image.kind === 'absent' ? now.kind === 'absent' : image.kind === 'dir' ? now.kind === 'dir' && now.mode === image.mode : (now.kind === 'file' || now.kind === 'symlink') && now.hash === image.blob && now.mode === image.mode) {
-			return;
-		}
+		if (isAsImaged(image, now)) return;
 		let data: Buffer | undefined;
 		if (image.kind === 'file') {
 			if (image.blob === undefined) throw new StepError('io', `cannot re-run ${step} after the crash: no starting content of ${t.rel} was recorded`, { permanent: true });

@@ -177,6 +177,11 @@ describe('sandbox paths', () => {
 	});
 
 	describe('write targets', () => {
+		it('count every missing folder, also behind a symlink whose target climbs within missing ones', () => {
+			symlinkSync('a/b/../c', join(root, 'l'));
+			assert.deepEqual(sandbox.resolveWriteTarget('l/x.txt').missingParents, [join(root, 'a'), join(root, 'a', 'c')]);
+		});
+
 		it('report what the check saw: the real path, its lstat and the folders a write must create', () => {
 			symlinkSync('src', join(root, 'link-dir'));
 			const existing = sandbox.resolveWriteTarget('link-dir/a.txt');

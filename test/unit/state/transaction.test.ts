@@ -395,6 +395,35 @@ describe('transaction and rollback', () => {
 		assert.deepEqual(calls, [['c', 'a']], 'already compensated steps are not compensated again');
 	});
 
+	it('compensates steps in doubt (started, never ended: killed mid-effect) too, with the succeeded ones, newest first', async () => {
+		const run = await startRun();
+		const j = run.journal;
+		const start = (id: string) => j.append({ t: 'step-start', id, attempt: 1, at: 0 });
+		const end = (id: string, status: 'succeeded' | 'failed') => j.append({ t: 'step-end', id, status, attempt: 1, at: 0, durationMs: 0 });
+		start('a');
+		end('a', 'succeeded');
+		start('b'); // in doubt
+		start('c');
+		end('c', 'failed');
+		start('d');
+		end('d', 'failed');
+		j.append({ t: 'step-start', id: 'd', attempt: 2, at: 0 }); // its retry is in doubt
+		start('e');
+		end('e', 'succeeded');
+		const calls: string[][] = [];
+		const compensate = async (ids: string[]) => {
+			calls.push(ids);
+			return ids.map((step) => ({ step, ok: true }));
+		};
+		run.tx.dispose();
+		await j.close();
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, compensate });
+		assert.deepEqual(calls, [['e', 'd', 'b', 'a']]);
+		assert.equal(result.compensations.length, 4);
+		await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, compensate });
+		assert.equal(calls.length, 1, 'compensated steps are not compensated again');
+	});
+
 	it('a full disk fails the step with StepError disk-full and leaves nothing half-applied', async () => {
 		const run = await startRun();
 		writeFileSync(join(run.ws, 'existing.txt'), 'keep me');
@@ -755,6 +784,30 @@ describe('transaction and rollback', () => {
 		assert.equal(existsSync(join(run.ws, 'gen')), false, 'each step\'s file is undone, and the folder they made');
 		await tx.fsFor('a').writeFile('gen/a.txt', 'a');
 		await tx.fsFor('b').writeFile('gen/b.txt', 'b');
+		tx.dispose();
+		await journal.close();
+		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
+		assert.deepEqual(result.conflicts, []);
+		assert.equal(existsSync(join(run.ws, 'gen')), false);
+	});
+
+	it('an interrupted step whose path another interrupted step journaled after it, before either changed it, re-runs', async () => {
+		const run = await startRun();
+		const j = run.journal;
+		// Killed after the records were committed, before any effect (the folders were never made).
+		j.append({ t: 'before', step: 'a', path: 'gen', kind: 'absent' });
+		j.append({ t: 'before', step: 'a', path: 'gen/a.txt', kind: 'absent' });
+		j.append({ t: 'before', step: 'b', path: 'gen', kind: 'absent' });
+		j.append({ t: 'before', step: 'b', path: 'gen/b.txt', kind: 'absent' });
+		run.tx.dispose();
+		await j.close();
+		const previous = (await readJournal(run.paths.journal)).records;
+		const journal = await Journal.open(run.paths.journal);
+		const tx = createTransaction({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox, journal, previous });
+		for (const id of tx.interruptedSteps()) await tx.undoInterrupted(id);
+		await tx.fsFor('a').writeFile('gen/a.txt', 'a');
+		await tx.fsFor('b').writeFile('gen/b.txt', 'b');
+		assert.equal(readFileSync(join(run.ws, 'gen/a.txt'), 'utf8'), 'a');
 		tx.dispose();
 		await journal.close();
 		const result = await rollback({ runId: run.runId, workspace: run.ws, sandbox: run.sandbox });
