@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fchmodSync, fstatSync, ftruncateSync, lstatSync, open, openSync, readSync } from 'node:fs';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { SYNC_IO_LIMIT, errnoCode, isMissing, stateIo, writeDurably } from './io';
+import { SYNC_IO_LIMIT, errnoCode, isMissing, stateIo, writeDurably, writeToFd } from './io';
 import type { DurableWriteOptions } from './io';
 
 /** Files up to this size are read whole; larger ones are streamed so a huge file never sits in memory. */
@@ -145,14 +145,7 @@ export async function writeFileDurably(
 ): Promise<number | undefined> {
 	if (data.length > SYNC_IO_LIMIT) return writeDurably(file, data, opts);
 	const fd = openOnMainThread ? openSync(file, opts.flags, opts.createMode) : await openOffThread(file, opts.flags, opts.createMode);
-	try {
-		stateIo.writeAllSync(fd, data, 0, file);
-		if (opts.chmod !== undefined) fchmodSync(fd, opts.chmod);
-		if (opts.sync !== 'none') await (opts.sync === 'full' ? stateIo.sync(fd, file) : stateIo.datasync(fd, file));
-		return opts.statMode ? fstatSync(fd).mode & 0o7777 : undefined;
-	} finally {
-		closeSync(fd);
-	}
+	return writeToFd(fd, file, data, opts);
 }
 
 /** O_RDWR without following a final symlink, never blocking (a FIFO swapped in); where the platform has them. */

@@ -90,7 +90,11 @@ export async function writeDurably(file: string, data: Uint8Array, opts: Durable
 			await fh.close();
 		}
 	}
-	const fd = openSync(file, opts.flags, opts.createMode);
+	return writeToFd(openSync(file, opts.flags, opts.createMode), file, data, opts);
+}
+
+/** Writes a small file through an open descriptor (then closed): the synchronous half of a durable write. */
+export async function writeToFd(fd: number, file: string, data: Uint8Array, opts: DurableWriteOptions): Promise<number | undefined> {
 	try {
 		stateIo.writeAllSync(fd, data, 0, file);
 		if (opts.chmod !== undefined) fchmodSync(fd, opts.chmod);
