@@ -209,10 +209,3 @@ export function approvalFor(op: OperationSpec<never>, params: unknown, sandbox: 
 		return `could not check the approval policy: ${describeError(err)}`;
 	}
 }
-
-/** Lower bound of the makespan in estimated units: max(critical path, total work / concurrency). */
-export function makespanLowerBound(plan: Plan, duration: (i: number) => number): number {
-	let total = 0;
-	for (let i = 0; i < plan.steps.length; i++) total += duration(i);
-	return Math.max(plan.graph.criticalPathDuration, total / plan.settings.concurrency);
-}
