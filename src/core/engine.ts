@@ -1,11 +1,12 @@
 // The core's front door: createEngine(ports) → load, plan, run, resume, rollback, commit, runs, checkpoints.
 import { loadavg, cpus } from 'node:os';
 import * as path from 'node:path';
+import { approvalReason, type ApprovalNeed } from './engine/approval';
 import { planWithDurations } from './engine/durations';
 import type { EngineContext } from './engine/engineContext';
 import { EventStream } from './engine/events';
 import type { RunResult } from './engine/execute';
-import type { Plan, RunSettings } from './engine/plan';
+import type { Plan, PlannedStep, RunSettings } from './engine/plan';
 import { commitRun, rollbackRun } from './engine/rollbackCommit';
 import type { RunServices } from './engine/run';
 import { rememberParsedText } from './engine/snapshot';
@@ -13,6 +14,7 @@ import { resumeRun, startRun, type ResumeOptions, type RunOptions } from './engi
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
 import type { SecretPolicy } from './handlers/types';
 import { nullLogger, rejectAll, systemClock, type Clock, type DecisionPrompter, type Logger } from './ports';
+import type { EscalationCheck } from './policy/escalation';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
@@ -50,6 +52,8 @@ export interface EngineOptions {
 	secretPatterns?: string[];
 	/** Limits for old run state and checkpoints, applied after each run; default DEFAULT_GC_POLICY. */
 	gc?: Partial<GcPolicy>;
+	/** Steps the host's policy pauses for a person (risky commands, deletions...); default: none beyond the sandbox's. */
+	escalation?: EscalationCheck;
 }
 
 export interface Checkpoints {
@@ -75,6 +79,8 @@ export interface Engine {
 	load(file: string, opts?: LoadOptions): Promise<Workflow>;
 	parse(text: string, file?: string, opts?: LoadOptions): Workflow;
 	plan(workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan>;
+	/** Why a planned step will ask before it runs (its own flag, the sandbox or the escalation policy), if it will. */
+	approvalOf(step: PlannedStep): ApprovalNeed | undefined;
 	run(workflow: Workflow, opts?: RunOptions): Promise<RunResult>;
 	resume(runId?: string, opts?: ResumeOptions): Promise<RunResult>;
 	rollback(runId?: string, opts?: { force?: boolean }): Promise<RollbackResult & { runId: string }>;
@@ -83,6 +89,11 @@ export interface Engine {
 	runs(): Promise<RunSummary[]>;
 	readonly checkpoints: Checkpoints;
 	dispose(): void;
+}
+
+function escalationNeed(check: EscalationCheck | undefined, step: PlannedStep): ApprovalNeed | undefined {
+	const e = check?.({ type: step.instruction.type, operation: step.instruction.operation, touches: step.touches });
+	return e ? { reason: e.reason, rule: e.rule } : undefined;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -113,6 +124,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		childEnv,
 		secretPolicy,
 		loadProbe: () => loadavg()[0] / cores,
+		escalation: opts.escalation,
 	};
 	const parseOptions = { registry, env, workspace: sandbox.root };
 	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };
@@ -130,6 +142,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			return workflow;
 		},
 		plan: (workflow, settings) => planWithDurations(ctx, workflow, settings),
+		approvalOf: (step) =>
+			// A step whose parameters are known only at run time is judged on what the plan knows (touches as written).
+			step.dynamic
+				? step.approval
+					? { reason: step.approval }
+					: escalationNeed(opts.escalation, step)
+				: approvalReason(step, step.staticParams, false, sandbox, opts.escalation),
 		run: (workflow, runOpts) => startRun(ctx, workflow, runOpts),
 		resume: (given, resumeOpts) => resumeRun(ctx, given, resumeOpts),
 		async rollback(given, rbOpts = {}) {

@@ -1,21 +1,33 @@
 // Approvals: why a step must be asked about before it runs, asking the host's prompter, journaling the answer.
 import { StepError } from '../errors';
 import type { DecisionRequest } from '../ports';
+import type { EscalationCheck } from '../policy/escalation';
 import type { Sandbox } from '../sandbox/types';
 import { approvalFor, type PlannedStep } from './plan';
 import type { RunJournal, RunServices } from './runTypes';
-import { parseParams } from './stepContext';
+import { parseParams, touchesOf } from './stepContext';
+
+/** Why a step must be asked about, and the escalation rule behind it when a policy (not the step) asks. */
+export interface ApprovalNeed {
+	reason: string;
+	rule?: string;
+}
 
 /** Why a step needs a decision before it runs with these parameters; undefined when it needs none. */
-export function approvalReason(step: PlannedStep, params: unknown, inDoubt: boolean, sandbox: Sandbox): string | undefined {
+export function approvalReason(
+	step: PlannedStep,
+	params: unknown,
+	inDoubt: boolean,
+	sandbox: Sandbox,
+	escalation?: EscalationCheck,
+): ApprovalNeed | undefined {
 	const ins = step.instruction;
-	return inDoubt && !ins.idempotent
-		? 'interrupted by a crash while running: it may have had effects already; run it again?'
-		: step.dynamic
-			? ins.requires_approval
-				? 'the step sets requires_approval'
-				: approvalFor(step.op, params, sandbox)
-			: step.approval;
+	if (inDoubt && !ins.idempotent) return { reason: 'interrupted by a crash while running: it may have had effects already; run it again?' };
+	const fixed = step.dynamic ? (ins.requires_approval ? 'the step sets requires_approval' : approvalFor(step.op, params, sandbox)) : step.approval;
+	if (fixed) return { reason: fixed };
+	// Checked when the step starts, not when planned: "always allow" given to an earlier step applies at once.
+	const escalated = escalation?.({ type: ins.type, operation: ins.operation, touches: step.dynamic ? touchesOf(step, params) : step.touches });
+	return escalated ? { reason: escalated.reason, rule: escalated.rule } : undefined;
 }
 
 /** The parts of a run that asking for a decision uses. */
@@ -34,7 +46,7 @@ export async function askDecision(
 	run: DecisionScope,
 	id: string,
 	step: PlannedStep,
-	reason: string,
+	need: ApprovalNeed,
 	params: unknown,
 	kind: DecisionRequest['kind'],
 ): Promise<unknown> {
@@ -44,7 +56,8 @@ export async function askDecision(
 		runId: run.runId,
 		stepId: ins.id,
 		kind,
-		reason,
+		reason: need.reason,
+		...(need.rule ? { rule: need.rule } : {}),
 		summary: safeSummary(step, params),
 		type: ins.type,
 		operation: ins.operation,

@@ -3,7 +3,7 @@ import { describeError, SandboxError, StepError, WorkflowError } from '../errors
 import type { DecisionRequest } from '../ports';
 import type { JournalRecord } from '../state/records';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
-import { approvalReason, askDecision } from './approval';
+import { approvalReason, askDecision, type ApprovalNeed } from './approval';
 import type { RunStatus, StepState } from './events';
 import type { Plan, PlannedStep } from './plan';
 import { PathLocks } from './pathLocks';
@@ -242,8 +242,8 @@ export class RunExecution {
 			params = this.inputs.editedParams?.get(i) ?? this.resolveParams(step);
 			if (this.inputs.editedParams?.has(i)) params = parseParams(step, params);
 			const inDoubt = this.inputs.inDoubt?.has(i) ?? false;
-			const reason = approvalReason(step, params, inDoubt, this.services.sandbox);
-			if (reason) params = await this.decide(i, reason, params, inDoubt ? 'in-doubt' : 'approval');
+			const need = approvalReason(step, params, inDoubt, this.services.sandbox, this.services.escalation);
+			if (need) params = await this.decide(i, need, params, inDoubt ? 'in-doubt' : 'approval');
 		} catch (err) {
 			return this.fail(i, 0, started, err);
 		}
@@ -343,10 +343,10 @@ export class RunExecution {
 		this.pureEnds = [];
 	}
 
-	private async decide(i: number, reason: string, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {
+	private async decide(i: number, need: ApprovalNeed, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {
 		const step = this.plan.steps[i];
 		const id = `${this.runId}:${step.instruction.id}:${++this.decisionSeq}`;
-		if (this.services.events.active) this.emitStep(i, 'waiting', 0, undefined, reason);
-		return askDecision({ runId: this.runId, services: this.services, journal: this.journal, signal: this.signal }, id, step, reason, params, kind);
+		if (this.services.events.active) this.emitStep(i, 'waiting', 0, undefined, need.reason);
+		return askDecision({ runId: this.runId, services: this.services, journal: this.journal, signal: this.signal }, id, step, need, params, kind);
 	}
 }

@@ -1,5 +1,6 @@
 // The shapes around one run: what it writes to, the services it uses, what it starts from and what it ends with.
 import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
+import type { EscalationCheck } from '../policy/escalation';
 import type { Clock, DecisionPrompter, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
@@ -30,6 +31,8 @@ export interface RunServices {
 	childEnv: NodeJS.ProcessEnv;
 	secretPolicy: SecretPolicy;
 	loadProbe?: () => number;
+	/** The host's escalation policy (settings and always-allowed rules), checked as each step starts. */
+	escalation?: EscalationCheck;
 }
 
 export interface RunInputs {

@@ -17,6 +17,8 @@ export interface DecisionRequest {
 	kind: 'approval' | 'in-doubt';
 	/** Why it needs a decision, in one line. */
 	reason: string;
+	/** The escalation-policy rule that asked (absent when the step itself or the sandbox asked); can be always-allowed. */
+	rule?: string;
 	/** What the step will do, in one line (the command line and cwd, the file it writes...). */
 	summary: string;
 	type: string;

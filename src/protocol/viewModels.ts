@@ -1,0 +1,119 @@
+// The snapshots the board renders: plain data, declared once as zod schemas so both sides agree and the host can check.
+import { z } from 'zod';
+
+export const stepStateSchema = z.enum([
+	'pending',
+	'queued',
+	'waiting',
+	'running',
+	'retrying',
+	'succeeded',
+	'failed',
+	'skipped',
+	'cancelled',
+	'rolled_back',
+]);
+export type StepStateView = z.infer<typeof stepStateSchema>;
+
+export const runStatusSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back', 'interrupted']);
+export type RunStatusView = z.infer<typeof runStatusSchema>;
+
+/** One step as the board shows it; patches carry only the fields that changed besides `id`. */
+export const stepViewSchema = z.object({
+	id: z.string(),
+	type: z.string(),
+	operation: z.string(),
+	dependencies: z.array(z.string()),
+	level: z.number().int().nonnegative(),
+	state: stepStateSchema,
+	attempt: z.number().int().nonnegative(),
+	/** On the run's critical path (longest chain by expected duration). */
+	critical: z.boolean(),
+	startedAt: z.number().optional(),
+	durationMs: z.number().optional(),
+	/** Failure, skip or wait reason, one line. */
+	message: z.string().optional(),
+	/** Set while the step waits for this decision. */
+	decisionId: z.string().optional(),
+});
+export type StepView = z.infer<typeof stepViewSchema>;
+
+export const stepPatchSchema = stepViewSchema.partial().extend({
+	id: z.string(),
+	/** Fields to remove (a decision answered, a message gone): postMessage drops undefined values. */
+	clear: z.array(z.enum(['decisionId', 'message', 'durationMs', 'startedAt'])).optional(),
+});
+export type StepPatch = z.infer<typeof stepPatchSchema>;
+
+/** A run without its steps: what changes when the run itself changes. */
+export const runHeaderSchema = z.object({
+	runId: z.string(),
+	workflow: z.string(),
+	file: z.string().optional(),
+	status: runStatusSchema,
+	startedAt: z.number(),
+	durationMs: z.number().optional(),
+	levels: z.number().int().nonnegative(),
+	concurrency: z.number().int().nonnegative(),
+	mode: z.string(),
+	criticalPath: z.array(z.string()),
+	/** Steps in a final state / all steps. */
+	done: z.number().int().nonnegative(),
+	total: z.number().int().nonnegative(),
+	counts: z.record(z.string(), z.number()),
+	message: z.string().optional(),
+	/** True while this session's engine drives the run (so it can be cancelled). */
+	live: z.boolean(),
+});
+export type RunHeader = z.infer<typeof runHeaderSchema>;
+
+export const runViewSchema = runHeaderSchema.extend({ steps: z.array(stepViewSchema) });
+export type RunView = z.infer<typeof runViewSchema>;
+
+/** A pending decision: what the step will do, so the user can answer without opening anything else. */
+export const decisionViewSchema = z.object({
+	id: z.string(),
+	runId: z.string(),
+	stepId: z.string(),
+	kind: z.enum(['approval', 'in-doubt']),
+	reason: z.string(),
+	summary: z.string(),
+	type: z.string(),
+	operation: z.string(),
+	parameters: z.record(z.string(), z.unknown()),
+	/** The escalation rule that matched, when a policy (not the step itself) asked; can be always-allowed. */
+	rule: z.string().optional(),
+	/** For exec steps: the exact command line and working folder. */
+	command: z.string().optional(),
+	cwd: z.string().optional(),
+	/** For file steps: the workspace-relative file whose before/after diff the host can open. */
+	file: z.string().optional(),
+	requestedAt: z.number(),
+});
+export type DecisionView = z.infer<typeof decisionViewSchema>;
+
+export const boardSnapshotSchema = z.object({
+	/** Patches with version = this + 1 apply on top; anything else means resync. */
+	version: z.number().int().nonnegative(),
+	/** Newest first. */
+	runs: z.array(runViewSchema),
+	decisions: z.array(decisionViewSchema),
+	/** False in an untrusted workspace: nothing runs, the board says why. */
+	trusted: z.boolean(),
+});
+export type BoardSnapshot = z.infer<typeof boardSnapshotSchema>;
+
+/** One ordered change to the board. */
+export const boardPatchSchema = z.discriminatedUnion('kind', [
+	/** A new run (with all its steps) or a run replaced wholesale. */
+	z.object({ kind: z.literal('run'), run: runViewSchema }),
+	/** The run's header changed (status, counts, duration). */
+	z.object({ kind: z.literal('run-header'), run: runHeaderSchema }),
+	/** Some steps of a run changed. */
+	z.object({ kind: z.literal('steps'), runId: z.string(), steps: z.array(stepPatchSchema) }),
+	z.object({ kind: z.literal('run-removed'), runId: z.string() }),
+	/** The whole decision queue (it is short). */
+	z.object({ kind: z.literal('decisions'), decisions: z.array(decisionViewSchema) }),
+	z.object({ kind: z.literal('trust'), trusted: z.boolean() }),
+]);
+export type BoardPatch = z.infer<typeof boardPatchSchema>;
