@@ -1,5 +1,8 @@
 // How `qo` shows a run: a live progress line on a TTY, plain lines otherwise, NDJSON events with --json.
 import type { EngineEvent, StepState } from '../core/engine/events';
+import { formatDuration, plural } from '../core/format';
+
+export { formatDuration, plural };
 
 export type DisplayMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -30,17 +33,6 @@ const COLOR: Partial<Record<StepState, string>> = {
 /** Steps above this count are not listed one by one on a TTY: only problems and the progress bar. */
 const LIST_LIMIT = 200;
 const FRAME_MS = 80;
-
-export function plural(n: number, word: string): string {
-	return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-export function formatDuration(ms: number): string {
-	if (ms < 1000) return `${Math.round(ms)} ms`;
-	if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-	const m = Math.floor(ms / 60_000);
-	return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
 
 export class RunDisplay {
 	private total = 0;

@@ -8,7 +8,7 @@ import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
 import { RunDisplay, formatDuration, plural, type DisplayMode } from './display';
 import { TtyPrompter } from './prompter';
-import { printPlan, planJson } from './planView';
+import { planJson, printPlan } from '../core/engine/planReport';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 

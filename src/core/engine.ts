@@ -12,6 +12,7 @@ import type { RunServices } from './engine/run';
 import { rememberParsedText } from './engine/snapshot';
 import { resumeRun, startRun, type ResumeOptions, type RunOptions } from './engine/start';
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
+import { previewFileChange, type FileChangePreview } from './handlers/filePreview';
 import type { SecretPolicy } from './handlers/types';
 import { nullLogger, rejectAll, systemClock, type Clock, type DecisionPrompter, type Logger } from './ports';
 import type { EscalationCheck } from './policy/escalation';
@@ -87,6 +88,8 @@ export interface Engine {
 	/** Accept a run's changes: its before-images are released and it can no longer be rolled back. */
 	commit(runId?: string): Promise<string>;
 	runs(): Promise<RunSummary[]>;
+	/** Before/after text of a `file` step about to run with these parameters (for a diff before approving). */
+	previewFileChange(operation: string, parameters: Record<string, unknown>): Promise<FileChangePreview | undefined>;
 	readonly checkpoints: Checkpoints;
 	dispose(): void;
 }
@@ -157,6 +160,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		},
 		commit: (given) => commitRun(ctx, given),
 		runs: () => listRuns(stateDir),
+		previewFileChange: (operation, parameters) => previewFileChange(sandbox, operation, parameters),
 		checkpoints: {
 			create: (name, o) => createCheckpoint(checkpointContext, name, o),
 			list: () => listCheckpoints(checkpointContext),

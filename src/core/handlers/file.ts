@@ -123,7 +123,7 @@ const modifyParams = z
 		message: '`replace`, `all` and `regex` go with `find`',
 	});
 
-type ModifyParams = z.output<typeof modifyParams>;
+export type ModifyParams = z.output<typeof modifyParams>;
 
 function modifySummary(p: ModifyParams): string {
 	if (p.content !== undefined) return `rewrite ${p.path}`;
@@ -132,7 +132,7 @@ function modifySummary(p: ModifyParams): string {
 	return `replace ${p.all === false ? 'first' : 'every'} ${what} in ${p.path}`;
 }
 
-function replaceText(p: ModifyParams, text: string): { text: string; count: number } {
+export function replaceText(p: ModifyParams, text: string): { text: string; count: number } {
 	const find = p.find as string;
 	const replacement = p.replace ?? '';
 	const all = p.all ?? true;

@@ -1,7 +1,14 @@
-// `qo plan`: the DAG by level, the critical path, and what each step will touch, as text or JSON.
-import type { Plan } from '../core/engine/plan';
+// A plan as people read it (`qo plan`, the extension's Plan command): the DAG by level, the critical path, and what
+// each step will touch, as text or JSON.
+import type { ApprovalNeed } from './approval';
+import type { Plan, PlannedStep } from './plan';
 
-export function planJson(plan: Plan) {
+/** Why a step will ask before it runs; the default knows only the step's own flag and the sandbox. */
+export type ApprovalLookup = (step: PlannedStep) => ApprovalNeed | undefined;
+
+const ownApproval: ApprovalLookup = (s) => (s.approval ? { reason: s.approval } : undefined);
+
+export function planJson(plan: Plan, approvalOf: ApprovalLookup = ownApproval) {
 	return {
 		workflow: plan.workflow.name,
 		file: plan.workflow.file,
@@ -19,7 +26,7 @@ export function planJson(plan: Plan) {
 			reads: s.touches.reads,
 			writes: s.touches.writes,
 			commands: s.touches.commands ?? [],
-			approval: s.approval ?? null,
+			approval: approvalOf(s)?.reason ?? null,
 			runIf: s.instruction.run_if ?? 'success',
 		})),
 	};
@@ -28,7 +35,7 @@ export function planJson(plan: Plan) {
 /** Levels with more steps than this are shortened in the text view. */
 const PER_LEVEL = 50;
 
-export function printPlan(plan: Plan, print: (line: string) => void): void {
+export function printPlan(plan: Plan, print: (line: string) => void, approvalOf: ApprovalLookup = ownApproval): void {
 	const { graph, settings, workflow } = plan;
 	print(`Plan for ${workflow.name}${workflow.file ? ` (${workflow.file})` : ''}`);
 	print(`  ${plan.steps.length} steps in ${graph.levelCount} levels; ${settings.mode}, up to ${settings.concurrency} at once; on failure: ${settings.onFailure}`);
@@ -45,7 +52,7 @@ export function printPlan(plan: Plan, print: (line: string) => void): void {
 		for (const i of indices.slice(0, PER_LEVEL)) {
 			const s = plan.steps[i];
 			const ins = s.instruction;
-			const marks = [critical.has(ins.id) ? '*' : ' ', s.approval ? '!' : ' '].join('');
+			const marks = [critical.has(ins.id) ? '*' : ' ', approvalOf(s) ? '!' : ' '].join('');
 			const deps = ins.dependencies.length ? `  ← ${ins.dependencies.join(', ')}` : '';
 			const cond = ins.run_if && ins.run_if !== 'success' ? `  [run_if ${ins.run_if}]` : '';
 			print(`  ${marks} ${ins.id}  ${ins.type}.${ins.operation}: ${s.summary}${deps}${cond}`);
@@ -55,7 +62,8 @@ export function printPlan(plan: Plan, print: (line: string) => void): void {
 	for (const s of plan.steps) {
 		for (const w of s.touches.writes) writes.add(w);
 		for (const c of s.touches.commands ?? []) commands.push(`${s.instruction.id}: ${c}`);
-		if (s.approval) approvals.push(`${s.instruction.id}: ${s.approval}`);
+		const need = approvalOf(s);
+		if (need) approvals.push(`${s.instruction.id}: ${need.reason}${need.rule ? ` [rule ${need.rule}]` : ''}`);
 	}
 	print('');
 	print(`Writes ${writes.size} path${writes.size === 1 ? '' : 's'}${writes.size ? `: ${[...writes].slice(0, 20).join(', ')}${writes.size > 20 ? ', …' : ''}` : ''}`);

@@ -1,0 +1,111 @@
+// Pending decisions outside the board: a notification per decision, a real diff for file steps, quick picks to
+// answer several at once from the palette or the tree.
+import * as vscode from 'vscode';
+import type { DecisionRequest } from '../core/ports';
+import type { DecisionView } from '../protocol/viewModels';
+import type { DecisionReply } from './api';
+import type { Orchestrator } from './orchestrator';
+
+export const PREVIEW_SCHEME = 'quantum-preview';
+
+/** Read-only documents for the before/after sides of a decision's diff. */
+export class PreviewDocuments implements vscode.TextDocumentContentProvider {
+	private readonly texts = new Map<string, string>();
+
+	set(uri: vscode.Uri, text: string): void {
+		this.texts.set(uri.toString(), text);
+		if (this.texts.size > 200) this.texts.delete(this.texts.keys().next().value as string);
+	}
+
+	provideTextDocumentContent(uri: vscode.Uri): string {
+		return this.texts.get(uri.toString()) ?? '';
+	}
+}
+
+export class DecisionUi {
+	constructor(
+		private readonly orchestrator: Orchestrator,
+		private readonly previews: PreviewDocuments,
+		private readonly focusInBoard: (decisionId: string) => Promise<void>,
+		private readonly boardVisible: () => boolean,
+	) {}
+
+	/** A decision arrived: offer it in a notification unless the board is already in view or the user turned it off. */
+	notify(request: DecisionRequest, enabled: boolean): void {
+		if (!enabled || this.boardVisible()) return;
+		const what = request.kind === 'in-doubt' ? 'was interrupted and may have run already' : 'needs your approval';
+		void vscode.window
+			.showWarningMessage(`Quantum Orchestrator: ${request.stepId} ${what} — ${request.summary} (${request.reason})`, 'Approve', 'Reject…', 'Show')
+			.then(async (choice) => {
+				if (choice === 'Approve') await this.answer([request.id], { approve: true });
+				else if (choice === 'Reject…') await this.reject([request.id]);
+				else if (choice === 'Show') await this.show(request.id);
+			});
+	}
+
+	/** Opens what the step will do: a diff for file steps, the board entry (command line and cwd) for the rest. */
+	async show(decisionId: string): Promise<void> {
+		const d = this.orchestrator.board.decision(decisionId);
+		if (!d) {
+			void vscode.window.showInformationMessage('That decision is no longer pending.');
+			return;
+		}
+		if (d.type === 'file' && d.file) {
+			const folder = this.orchestrator.folderOfRun(d.runId);
+			const engine = folder && (await this.orchestrator.engineFor(folder));
+			const preview = engine && (await engine.previewFileChange(d.operation, d.parameters));
+			if (preview) {
+				const base = `/${encodeURIComponent(d.id)}`;
+				const before = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/current/${preview.path}` });
+				const after = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/after/${preview.path}` });
+				this.previews.set(before, preview.before);
+				this.previews.set(after, preview.after ?? `(${preview.note ?? 'the result is known only when the step runs'})`);
+				await vscode.commands.executeCommand('vscode.diff', before, after, `${preview.path}: now ↔ after ${d.stepId} (waiting for approval)`, { preview: true });
+				if (preview.note) void vscode.window.showInformationMessage(`${d.stepId}: ${preview.note}`);
+				return;
+			}
+		}
+		await this.focusInBoard(decisionId);
+	}
+
+	async answer(ids: string[], reply: DecisionReply): Promise<void> {
+		const { stale } = await this.orchestrator.decisions.answer(ids, reply);
+		if (stale.length === ids.length) void vscode.window.showInformationMessage('Already answered: that decision is no longer pending.');
+	}
+
+	async reject(ids: string[]): Promise<void> {
+		const reason = await vscode.window.showInputBox({
+			title: `Reject ${ids.length === 1 ? 'this step' : `${ids.length} steps`}`,
+			prompt: 'Why? (shown in the run log; optional)',
+			placeHolder: 'reason',
+		});
+		if (reason === undefined) return;
+		await this.answer(ids, { approve: false, reason: reason || undefined });
+	}
+
+	/** Lets the user pick one or more pending decisions (all preselected when `preselect` is empty). */
+	async pick(title: string, preselect: string[] = []): Promise<string[]> {
+		const pending = this.orchestrator.board.snapshot().decisions;
+		if (pending.length === 0) {
+			void vscode.window.showInformationMessage('No decisions are waiting.');
+			return [];
+		}
+		if (pending.length === 1) return [pending[0].id];
+		const items = pending.map((d) => ({ label: d.stepId, description: d.summary, detail: d.reason, picked: preselect.includes(d.id), id: d.id }));
+		const chosen = await vscode.window.showQuickPick(items, { title, canPickMany: true, matchOnDescription: true, matchOnDetail: true });
+		return chosen?.map((c) => c.id) ?? [];
+	}
+}
+
+/** Decision ids from a command's argument: an id, a tree step node, a list, or nothing (ask). */
+export function decisionIdsOf(arg: unknown, board: { step(runId: string, stepId: string): { decisionId?: string } | undefined }): string[] | undefined {
+	if (typeof arg === 'string') return [arg];
+	if (Array.isArray(arg)) return arg.flatMap((a) => decisionIdsOf(a, board) ?? []);
+	if (arg && typeof arg === 'object' && 'stepId' in arg && 'runId' in arg) {
+		const id = board.step(String((arg as { runId: unknown }).runId), String((arg as { stepId: unknown }).stepId))?.decisionId;
+		return id ? [id] : [];
+	}
+	return undefined;
+}
+
+export type { DecisionView };

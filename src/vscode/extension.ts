@@ -1,0 +1,86 @@
+// Wiring only: the output channel, the orchestrator, views, commands and the API. Everything else lives elsewhere.
+import * as vscode from 'vscode';
+import type { LogLevel } from '../core/ports';
+import { channelLogger } from './adapters/logger';
+import { readSettings } from './adapters/settings';
+import type { QuantumApi } from './api';
+import { createCommands } from './commands';
+import { COMMAND_IDS, VIEW_IDS } from './commandIds';
+import { DecisionUi, PREVIEW_SCHEME, PreviewDocuments } from './decisionUi';
+import { offerInterruptedRuns } from './interrupted';
+import { Orchestrator } from './orchestrator';
+import { OperationsTree } from './views/operationsTree';
+import { RunStatusBar } from './views/statusBar';
+import { BoardViewProvider } from './webview/boardView';
+import { createBoardHandlers } from './webview/boardHandlers';
+import { waitForDecision } from './waitForDecision';
+
+export function activate(context: vscode.ExtensionContext): QuantumApi {
+	const started = performance.now();
+	const channel = vscode.window.createOutputChannel('Quantum Orchestrator', { log: true });
+	let logLevel: LogLevel = readSettings().logLevel;
+	const logger = channelLogger(channel, () => logLevel);
+	const previews = new PreviewDocuments();
+	// The decision UI and the board need the orchestrator, which reports decisions to them: late-bound through `ui`.
+	const ui: { decisions?: DecisionUi; board?: BoardViewProvider } = {};
+	const orchestrator = new Orchestrator(context, logger, (request) => ui.decisions?.notify(request, readSettings().notifyDecisions));
+	const tree = new OperationsTree(orchestrator);
+	const treeView = vscode.window.createTreeView(VIEW_IDS.operations, { treeDataProvider: tree, showCollapseAll: true });
+	const decisionUi = new DecisionUi(
+		orchestrator,
+		previews,
+		(id) => ui.board?.focusDecision(id) ?? Promise.resolve(),
+		() => ui.board?.visible ?? false,
+	);
+	ui.decisions = decisionUi;
+	const refresh = async () => {
+		for (const folder of vscode.workspace.workspaceFolders ?? []) {
+			const engine = await orchestrator.engineFor(folder);
+			orchestrator.board.addHistory(await engine.runs());
+		}
+		orchestrator.scheduleFlush();
+	};
+	const commands = createCommands({ orchestrator, decisionUi, previews, refresh });
+	const board = new BoardViewProvider(context.extensionUri, orchestrator.board, createBoardHandlers(orchestrator, decisionUi, commands), logger);
+	ui.board = board;
+
+	context.subscriptions.push(
+		channel,
+		orchestrator,
+		tree,
+		treeView,
+		board,
+		new RunStatusBar(orchestrator),
+		vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
+		vscode.window.registerWebviewViewProvider(VIEW_IDS.board, board),
+		...COMMAND_IDS.map((id) => vscode.commands.registerCommand(id, commands[id])),
+		vscode.workspace.onDidChangeConfiguration((e) => {
+			if (e.affectsConfiguration('quantum.logLevel')) logLevel = readSettings().logLevel;
+		}),
+		orchestrator.board.onChange((change) => {
+			if (!change.decisionsChanged) return;
+			const n = orchestrator.board.snapshot().decisions.length;
+			treeView.badge = n ? { value: n, tooltip: `${n} step${n === 1 ? '' : 's'} waiting for your decision` } : undefined;
+			void vscode.commands.executeCommand('setContext', 'quantum.hasPendingDecisions', n > 0);
+		}),
+		orchestrator.onDidChangeActive(() => {
+			void vscode.commands.executeCommand('setContext', 'quantum.hasActiveRun', orchestrator.activeRunIds().length > 0);
+		}),
+	);
+
+	// Runs left behind by a reload or a crash: offer Resume or Roll Back (after activation, never blocking it).
+	if (vscode.workspace.isTrusted) setTimeout(() => void offerInterruptedRuns(orchestrator).catch(() => undefined), 0);
+	logger.log('info', 'activate', `activated in ${(performance.now() - started).toFixed(1)} ms`);
+
+	return {
+		tree: () => tree.snapshot(),
+		board: () => orchestrator.board.snapshot(),
+		pendingDecisions: () => orchestrator.board.snapshot().decisions,
+		answer: async (ids, reply) => void (await orchestrator.decisions.answer(ids, reply)),
+		waitForDecision: (stepId, timeoutMs) => waitForDecision(orchestrator.board, stepId, timeoutMs),
+		onDidChange: (listener) => orchestrator.board.onChange(() => listener()),
+		allowedRules: () => orchestrator.allowedRules(),
+	};
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,80 @@
+// How runs and steps look in the Operations tree: labels, codicons, context values, tooltips. No vscode import.
+import { formatDuration } from '../../core/format';
+import type { DecisionView, RunView, StepView } from '../../protocol/viewModels';
+import type { TreeItemView } from '../api';
+
+/** Codicon and theme colour per state (colour ids are VS Code's `charts.*` / `testing.*`). */
+export const STATE_ICON: Record<string, { icon: string; color?: string }> = {
+	pending: { icon: 'circle-large-outline' },
+	queued: { icon: 'clock' },
+	waiting: { icon: 'bell-dot', color: 'charts.yellow' },
+	running: { icon: 'loading~spin' },
+	retrying: { icon: 'sync~spin', color: 'charts.orange' },
+	succeeded: { icon: 'pass', color: 'testing.iconPassed' },
+	failed: { icon: 'error', color: 'testing.iconFailed' },
+	skipped: { icon: 'debug-step-over', color: 'disabledForeground' },
+	cancelled: { icon: 'circle-slash', color: 'charts.orange' },
+	rolled_back: { icon: 'discard', color: 'charts.purple' },
+	rejected: { icon: 'thumbsdown', color: 'testing.iconFailed' },
+	interrupted: { icon: 'debug-disconnect', color: 'charts.orange' },
+};
+
+export function runItem(run: RunView, now = Date.now()): TreeItemView {
+	const elapsed = run.durationMs ?? (run.status === 'running' ? now - run.startedAt : undefined);
+	const progress = run.total > 0 ? `${run.done}/${run.total}` : '';
+	const parts = [run.status.replace('_', ' '), progress, elapsed !== undefined ? formatDuration(elapsed) : ''].filter(Boolean);
+	const waiting = run.steps.filter((s) => s.state === 'waiting').length;
+	if (waiting) parts.push(`${waiting} waiting for you`);
+	const tooltip = [
+		`**${run.workflow}** — ${run.status.replace('_', ' ')}`,
+		run.file ? `File: \`${run.file}\`` : '',
+		`Run: \`${run.runId}\``,
+		run.total ? `Steps: ${run.done} of ${run.total} done${countsText(run.counts)}` : '',
+		run.levels ? `Levels: ${run.levels} · mode ${run.mode} · up to ${run.concurrency} at once` : '',
+		run.criticalPath.length ? `Critical path: ${run.criticalPath.slice(0, 12).join(' → ')}${run.criticalPath.length > 12 ? ' → …' : ''}` : '',
+		run.message ? `\n${run.message}` : '',
+	]
+		.filter(Boolean)
+		.join('\n\n');
+	return {
+		id: `run:${run.runId}`,
+		label: run.workflow,
+		description: parts.join(' · '),
+		contextValue: `run:${run.status}${run.live ? ':live' : ''}`,
+		icon: STATE_ICON[run.status]?.icon ?? 'circle-large-outline',
+		tooltip,
+	};
+}
+
+export function stepItem(run: RunView, step: StepView, parameters?: unknown, decision?: DecisionView): TreeItemView {
+	const desc = [`${step.type}.${step.operation}`];
+	if (step.state === 'waiting') desc.push(decision ? 'waiting for your decision' : 'waiting');
+	else if (step.state !== 'succeeded') desc.push(step.state.replace('_', ' '));
+	if (step.attempt > 1) desc.push(`attempt ${step.attempt}`);
+	if (step.durationMs !== undefined) desc.push(formatDuration(step.durationMs));
+	if (step.critical) desc.push('critical path');
+	const lines = [`**${step.id}** — \`${step.type}.${step.operation}\` — ${step.state.replace('_', ' ')}`];
+	if (step.dependencies.length) lines.push(`After: ${step.dependencies.join(', ')}`);
+	if (step.message) lines.push(`${step.state === 'failed' ? 'Error' : 'Note'}: ${step.message}`);
+	if (decision) lines.push(`Waiting for a decision: ${decision.reason}`);
+	if (parameters !== undefined) lines.push('Parameters:\n\n```json\n' + clip(JSON.stringify(parameters, null, 2), 2000) + '\n```');
+	return {
+		id: `step:${run.runId}:${step.id}`,
+		label: step.id,
+		description: desc.join(' · '),
+		contextValue: `step:${step.state}`,
+		icon: STATE_ICON[step.state]?.icon ?? 'circle-large-outline',
+		tooltip: lines.join('\n\n'),
+	};
+}
+
+function countsText(counts: Record<string, number>): string {
+	const parts = Object.entries(counts)
+		.filter(([k, v]) => v > 0 && k !== 'pending')
+		.map(([k, v]) => `${v} ${k.replace('_', ' ')}`);
+	return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function clip(text: string, max: number): string {
+	return text.length <= max ? text : `${text.slice(0, max)}\n…`;
+}

@@ -1,0 +1,289 @@
+// The extension's one controller: an engine per workspace folder (in-process, the folder is the sandbox), the
+// board model fed by their event streams, the decision queue, and the run lifecycle with progress and cancel.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { createEngine, type Engine, type RunResult } from '../core/engine';
+import type { EngineEvent } from '../core/engine/events';
+import { describeError, WorkflowError } from '../core/errors';
+import type { DecisionRequest, Logger } from '../core/ports';
+import { createEscalationCheck } from '../core/policy/escalation';
+import type { Workflow } from '../core/workflow/schema';
+import type { RunOutcome } from './api';
+import { readSettings, type ExtensionSettings } from './adapters/settings';
+import { problemSummary, workflowDiagnostics } from './diagnostics';
+import { BoardModel } from './model/boardModel';
+import { DecisionQueue } from './model/decisionQueue';
+import { RunLog } from './model/runLog';
+
+const ALLOWED_RULES_KEY = 'quantum.allowedRules';
+/** Board changes are sent at most this often: thousands of step events become a few patches. */
+const FLUSH_MS = 80;
+/** Runs shorter than this never pop a progress notification. */
+const PROGRESS_DELAY_MS = 1500;
+
+interface ActiveRun {
+	abort: AbortController;
+	folder: vscode.WorkspaceFolder;
+}
+
+export class Orchestrator implements vscode.Disposable {
+	readonly board = new BoardModel();
+	readonly log = new RunLog();
+	readonly decisions: DecisionQueue;
+	readonly diagnostics = vscode.languages.createDiagnosticCollection('quantum');
+	private readonly engines = new Map<string, Promise<Engine>>();
+	private readonly active = new Map<string, ActiveRun>();
+	/** Which folder each known run belongs to. */
+	private readonly runFolders = new Map<string, vscode.WorkspaceFolder>();
+	/** Substituted parameters of the steps of runs this session started, for tooltips. */
+	private readonly parameters = new Map<string, Map<string, unknown>>();
+	private flushTimer: NodeJS.Timeout | undefined;
+	private readonly disposables: vscode.Disposable[] = [];
+	private readonly activeChanged = new vscode.EventEmitter<void>();
+	readonly onDidChangeActive = this.activeChanged.event;
+
+	constructor(
+		private readonly context: vscode.ExtensionContext,
+		readonly logger: Logger,
+		onDecision: (request: DecisionRequest) => void,
+	) {
+		this.decisions = new DecisionQueue({
+			onRequested: onDecision,
+			onAlwaysAllow: async (rule) => {
+				const rules = new Set(this.allowedRules());
+				rules.add(rule);
+				await this.context.workspaceState.update(ALLOWED_RULES_KEY, [...rules]);
+				this.logger.log('info', 'policy', `always allowed in this workspace: ${rule}`);
+			},
+		});
+		this.board.setTrusted(vscode.workspace.isTrusted);
+		this.disposables.push(
+			this.diagnostics,
+			this.activeChanged,
+			vscode.workspace.onDidGrantWorkspaceTrust(() => {
+				this.board.setTrusted(true);
+				this.scheduleFlush();
+			}),
+			vscode.workspace.onDidChangeConfiguration((e) => {
+				// Engines hold the settings they were made with: make new ones on next use (none while a run is going).
+				if (e.affectsConfiguration('quantum') && this.active.size === 0) this.engines.clear();
+			}),
+		);
+	}
+
+	allowedRules(): string[] {
+		return this.context.workspaceState.get<string[]>(ALLOWED_RULES_KEY, []);
+	}
+
+	isActive(runId: string): boolean {
+		return this.active.has(runId);
+	}
+
+	activeRunIds(): string[] {
+		return [...this.active.keys()];
+	}
+
+	stepParameters(runId: string, stepId: string): unknown {
+		return this.parameters.get(runId)?.get(stepId);
+	}
+
+	/** The workspace folder a file (or, without one, the only or active folder) belongs to. */
+	folderFor(uri?: vscode.Uri): vscode.WorkspaceFolder | undefined {
+		if (uri) return vscode.workspace.getWorkspaceFolder(uri);
+		const folders = vscode.workspace.workspaceFolders ?? [];
+		if (folders.length <= 1) return folders[0];
+		const editor = vscode.window.activeTextEditor?.document.uri;
+		return (editor && vscode.workspace.getWorkspaceFolder(editor)) ?? folders[0];
+	}
+
+	folderOfRun(runId: string): vscode.WorkspaceFolder | undefined {
+		return this.runFolders.get(runId);
+	}
+
+	engineFor(folder: vscode.WorkspaceFolder): Promise<Engine> {
+		const key = folder.uri.fsPath;
+		let engine = this.engines.get(key);
+		if (!engine) {
+			engine = this.makeEngine(folder, readSettings(folder.uri));
+			engine.catch(() => this.engines.delete(key));
+			this.engines.set(key, engine);
+		}
+		return engine;
+	}
+
+	private async makeEngine(folder: vscode.WorkspaceFolder, settings: ExtensionSettings): Promise<Engine> {
+		const stateDir = path.resolve(folder.uri.fsPath, settings.stateFolder);
+		const rel = path.relative(folder.uri.fsPath, stateDir).split(path.sep).join('/');
+		const inside = rel && !rel.startsWith('..') && !path.isAbsolute(rel);
+		const engine = await createEngine({
+			workspace: folder.uri.fsPath,
+			stateDir,
+			logger: this.logger,
+			prompter: this.decisions,
+			escalation: createEscalationCheck(
+				settings.escalation,
+				() => new Set(this.allowedRules()),
+				(pattern, error) => this.logger.log('warn', 'policy', `ignoring the risky-command pattern /${pattern}/: ${error}`),
+			),
+			// A state folder other than .quantum must be as protected from steps as .quantum is.
+			sandboxPolicy: inside && rel !== '.quantum' ? { protectedGlobs: ['.quantum', '.quantum/**', rel, `${rel}/**`] } : undefined,
+		});
+		const sub = engine.events.on((e) => this.onEvent(folder, e));
+		this.disposables.push({ dispose: () => sub.dispose() });
+		const history = await engine.runs().catch(() => []);
+		for (const r of history) this.runFolders.set(r.runId, folder);
+		this.board.addHistory(history);
+		this.scheduleFlush();
+		return engine;
+	}
+
+	private onEvent(folder: vscode.WorkspaceFolder, e: EngineEvent): void {
+		if (e.type === 'log') return;
+		if (e.type === 'run-started') this.runFolders.set(e.runId, folder);
+		this.board.apply(e);
+		this.log.apply(e);
+		this.scheduleFlush();
+	}
+
+	scheduleFlush(): void {
+		this.flushTimer ??= setTimeout(() => {
+			this.flushTimer = undefined;
+			this.board.flush();
+		}, FLUSH_MS);
+	}
+
+	/** Reads and validates a workflow file; problems go to the Problems panel and one clear message. */
+	async load(uri: vscode.Uri, quiet = false): Promise<{ workflow: Workflow; engine: Engine; folder: vscode.WorkspaceFolder } | undefined> {
+		const folder = this.folderFor(uri);
+		const rel = vscode.workspace.asRelativePath(uri, false);
+		if (!folder) {
+			void vscode.window.showErrorMessage(`${rel} is not inside an open workspace folder: open its folder first (the folder is the sandbox a workflow runs in).`);
+			return undefined;
+		}
+		const engine = await this.engineFor(folder);
+		try {
+			// Unsaved edits count: run what the user sees.
+			const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+			const workflow = doc ? engine.parse(doc.getText(), uri.fsPath) : await engine.load(uri.fsPath);
+			this.diagnostics.delete(uri);
+			return { workflow, engine, folder };
+		} catch (err) {
+			if (WorkflowError.is(err)) this.diagnostics.set(uri, workflowDiagnostics(err));
+			const notWorkflow = WorkflowError.is(err) && isNotAWorkflow(err);
+			const message = notWorkflow ? `${rel} is not a workflow file: ${problemSummary(rel, err)}` : `Invalid workflow — ${problemSummary(rel, err)}`;
+			this.logger.log('warn', 'validate', message);
+			if (!quiet) void vscode.window.showErrorMessage(message);
+			return undefined;
+		}
+	}
+
+	async runFile(uri: vscode.Uri): Promise<RunOutcome | undefined> {
+		const loaded = await this.load(uri);
+		if (!loaded) return undefined;
+		const { workflow, engine, folder } = loaded;
+		const settings = readSettings(folder.uri);
+		return this.track(folder, workflow.name, (signal, onStart) =>
+			engine.run(workflow, {
+				signal,
+				settings: settings.run,
+				onStart: (runId) => {
+					this.parameters.set(runId, new Map(workflow.instructions.map((i) => [i.id, i.parameters])));
+					onStart(runId);
+				},
+			}),
+		);
+	}
+
+	async resume(runId: string, force = false): Promise<RunOutcome | undefined> {
+		const folder = this.runFolders.get(runId) ?? this.folderFor();
+		if (!folder) return undefined;
+		const engine = await this.engineFor(folder);
+		const name = this.board.run(runId)?.workflow ?? runId;
+		return this.track(folder, name, (signal, onStart) => {
+			onStart(runId);
+			return engine.resume(runId, { signal, force, settings: readSettings(folder.uri).run });
+		});
+	}
+
+	/** Runs `start` with cancellation, a delayed progress notification and the active-run bookkeeping. */
+	private async track(
+		folder: vscode.WorkspaceFolder,
+		name: string,
+		start: (signal: AbortSignal, onStart: (runId: string) => void) => Promise<RunResult>,
+	): Promise<RunOutcome> {
+		const abort = new AbortController();
+		let runId: string | undefined;
+		const onStart = (id: string) => {
+			runId = id;
+			this.active.set(id, { abort, folder });
+			this.activeChanged.fire();
+		};
+		const running = start(abort.signal, onStart);
+		const progress = this.progressAfterDelay(name, running, () => runId);
+		try {
+			const result = await running;
+			return { runId: result.runId, status: result.status, message: result.message };
+		} catch (err) {
+			// A run that never started (locked, invalid state) or a state error: say so, keep nothing half-done.
+			const message = describeError(err);
+			this.logger.log('error', 'run', message);
+			void vscode.window.showErrorMessage(`${name}: ${message}`);
+			return { runId: runId ?? '', status: 'error', message };
+		} finally {
+			clearTimeout(progress);
+			if (runId) {
+				this.active.delete(runId);
+				this.board.setLive(runId, false);
+				this.scheduleFlush();
+			}
+			this.activeChanged.fire();
+		}
+	}
+
+	private progressAfterDelay(name: string, running: Promise<unknown>, runId: () => string | undefined): NodeJS.Timeout {
+		return setTimeout(() => {
+			void vscode.window.withProgress(
+				{ location: vscode.ProgressLocation.Notification, title: `Quantum Orchestrator: ${name}`, cancellable: true },
+				async (progress, token) => {
+					token.onCancellationRequested(() => this.cancel(runId() ?? ''));
+					let reported = 0;
+					const sub = this.board.onChange(() => {
+						const run = this.board.run(runId() ?? '');
+						if (!run || run.total === 0) return;
+						const pct = (run.done / run.total) * 100;
+						const waiting = run.counts.waiting ? ` · ${run.counts.waiting} waiting for your decision` : '';
+						progress.report({ increment: pct - reported, message: `${run.done}/${run.total} steps${waiting}` });
+						reported = pct;
+					});
+					try {
+						await running.catch(() => undefined);
+					} finally {
+						sub.dispose();
+					}
+				},
+			);
+		}, PROGRESS_DELAY_MS);
+	}
+
+	cancel(runId: string): boolean {
+		const run = this.active.get(runId);
+		if (!run) return false;
+		this.logger.log('info', 'run', `cancelling ${runId}`);
+		run.abort.abort(new Error('cancelled by user'));
+		this.decisions.rejectRun(runId, 'the run was cancelled');
+		return true;
+	}
+
+	dispose(): void {
+		for (const run of this.active.values()) run.abort.abort(new Error('VS Code is closing'));
+		this.decisions.rejectRun(undefined, 'VS Code is closing');
+		if (this.flushTimer) clearTimeout(this.flushTimer);
+		for (const d of this.disposables) d.dispose();
+	}
+}
+
+/** Problems at the top level only (wrong shape, no instructions): the file is some other JSON. */
+function isNotAWorkflow(err: WorkflowError): boolean {
+	const problems = err.problems.length ? err.problems : [err];
+	return problems.every((p) => p.code === 'json' || (p.code === 'schema' && !p.location.path?.startsWith('instructions[')));
+}

@@ -1,0 +1,118 @@
+// The board webview view: strict CSP with a nonce, assets only from dist/webview, one validated message protocol.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { parseWebviewMessage, type HostToWebview, type WebviewHandlers, type WebviewToHost } from '../../protocol/messages';
+import type { Logger } from '../../core/ports';
+import type { BoardModel } from '../model/boardModel';
+
+/** Above this many patches in one flush, a snapshot is cheaper for the webview than replaying them. */
+const SNAPSHOT_OVER_PATCHES = 500;
+
+export class BoardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+	private view: vscode.WebviewView | undefined;
+	/** The webview said `ready`: patches may flow. Before that, they would be lost. */
+	private ready = false;
+	private readonly subs: vscode.Disposable[] = [];
+	private pendingFocus: string | undefined;
+
+	constructor(
+		private readonly extensionUri: vscode.Uri,
+		private readonly board: BoardModel,
+		private readonly handlers: Omit<WebviewHandlers, 'ready' | 'resync'>,
+		private readonly logger: Logger,
+	) {
+		const sub = board.onChange((change) => {
+			if (!this.ready) return;
+			if (change.patches.length > SNAPSHOT_OVER_PATCHES) this.post({ type: 'snapshot', snapshot: board.snapshot() });
+			else this.post({ type: 'patch', version: change.version, patches: change.patches });
+		});
+		this.subs.push(new vscode.Disposable(() => sub.dispose()));
+	}
+
+	get visible(): boolean {
+		return this.view?.visible ?? false;
+	}
+
+	resolveWebviewView(view: vscode.WebviewView): void {
+		this.view = view;
+		this.ready = false;
+		const assets = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+		view.webview.options = { enableScripts: true, localResourceRoots: [assets] };
+		view.webview.html = boardHtml(view.webview, assets);
+		this.subs.push(
+			view.webview.onDidReceiveMessage((data: unknown) => this.receive(data)),
+			view.onDidDispose(() => {
+				this.view = undefined;
+				this.ready = false;
+			}),
+		);
+	}
+
+	/** Shows a decision in the board (opening the view if needed). */
+	async focusDecision(decisionId: string): Promise<void> {
+		this.pendingFocus = decisionId;
+		await vscode.commands.executeCommand('quantum.board.focus');
+		if (this.ready) this.post({ type: 'focusDecision', decisionId });
+	}
+
+	notice(level: 'info' | 'error', text: string): void {
+		if (this.ready) this.post({ type: 'notice', level, text });
+	}
+
+	private async receive(data: unknown): Promise<void> {
+		const parsed = parseWebviewMessage(data);
+		if (!parsed.ok) {
+			this.logger.log('warn', 'board', `dropped a bad message from the board webview: ${parsed.error}`);
+			return;
+		}
+		const msg: WebviewToHost = parsed.message;
+		if (msg.type === 'ready' || msg.type === 'resync') {
+			this.ready = true;
+			this.post({ type: 'snapshot', snapshot: this.board.snapshot() });
+			if (this.pendingFocus) this.post({ type: 'focusDecision', decisionId: this.pendingFocus });
+			this.pendingFocus = undefined;
+			return;
+		}
+		try {
+			await (this.handlers[msg.type] as (m: WebviewToHost) => void | Promise<void>)(msg);
+		} catch (err) {
+			this.logger.log('error', 'board', `${msg.type} failed: ${err instanceof Error ? err.message : String(err)}`);
+			this.notice('error', err instanceof Error ? err.message : String(err));
+		}
+	}
+
+	private post(message: HostToWebview): void {
+		void this.view?.webview.postMessage(message);
+	}
+
+	dispose(): void {
+		for (const s of this.subs) s.dispose();
+	}
+}
+
+export function boardHtml(webview: vscode.Webview, assets: vscode.Uri): string {
+	const nonce = randomBytes(16).toString('base64');
+	const script = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.js'));
+	const style = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.css'));
+	const csp = [
+		"default-src 'none'",
+		`img-src ${webview.cspSource} data:`,
+		`font-src ${webview.cspSource}`,
+		`style-src ${webview.cspSource}`,
+		`script-src 'nonce-${nonce}'`,
+	].join('; ');
+	return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Quantum Orchestrator</title>
+</head>
+<body>
+<div id="app"></div>
+<script type="module" nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+}
