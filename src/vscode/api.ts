@@ -42,4 +42,6 @@ export interface QuantumApi {
 	onDidChange(listener: () => void): { dispose(): void };
 	/** The rules the user chose to always allow in this workspace. */
 	allowedRules(): string[];
+	/** How long activate() took, in milliseconds (module loading not included). */
+	readonly activationMs: number;
 }

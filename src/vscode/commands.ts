@@ -59,18 +59,23 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 
 	const runUri = async (uri: vscode.Uri | undefined) => (uri && trusted() ? reportOutcome(await orch.runFile(uri)) : undefined);
 
-	const withRun = (statuses: readonly string[] | undefined, title: string, fn: (runId: string) => Promise<unknown>) => async (arg?: unknown) => {
-		const runId = runIdOf(arg) ?? (await pickRun(orch, statuses, title));
-		return runId ? fn(runId) : undefined;
-	};
+	const withRun =
+		(statuses: readonly string[] | undefined, title: string, fn: (runId: string, options?: unknown) => Promise<unknown>) =>
+		async (arg?: unknown, options?: unknown) => {
+			const runId = runIdOf(arg) ?? (await pickRun(orch, statuses, title));
+			return runId ? fn(runId, options) : undefined;
+		};
 
-	const rollback = async (runId: string) => {
+	const rollback = async (runId: string, options?: unknown) => {
+		const confirm = !(options && typeof options === 'object' && (options as { confirm?: unknown }).confirm === false);
 		if (!trusted()) return undefined;
 		if (orch.isActive(runId)) {
 			void vscode.window.showWarningMessage(`Run ${runId} is still running: cancel it first, then roll it back.`);
 			return undefined;
 		}
-		const ok = await vscode.window.showWarningMessage(
+		const ok = !confirm
+			? 'Roll Back'
+			: await vscode.window.showWarningMessage(
 			`Roll back run ${runId}?`,
 			{ modal: true, detail: 'Every file it changed is put back byte for byte, files it created are removed, and its undo steps run.' },
 			'Roll Back',

@@ -70,7 +70,8 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 
 	// Runs left behind by a reload or a crash: offer Resume or Roll Back (after activation, never blocking it).
 	if (vscode.workspace.isTrusted) setTimeout(() => void offerInterruptedRuns(orchestrator).catch(() => undefined), 0);
-	logger.log('info', 'activate', `activated in ${(performance.now() - started).toFixed(1)} ms`);
+	const activationMs = performance.now() - started;
+	logger.log('info', 'activate', `activated in ${activationMs.toFixed(1)} ms`);
 
 	return {
 		tree: () => tree.snapshot(),
@@ -80,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		waitForDecision: (stepId, timeoutMs) => waitForDecision(orchestrator.board, stepId, timeoutMs),
 		onDidChange: (listener) => orchestrator.board.onChange(() => listener()),
 		allowedRules: () => orchestrator.allowedRules(),
+		activationMs,
 	};
 }
 

@@ -22,7 +22,7 @@ suite('rolling a run back', () => {
 		assert.ok(await exists('rollback-out/alpha.txt'));
 		assert.notEqual(await readText('notes.txt'), notesBefore);
 
-		await vscode.commands.executeCommand('quantum.rollbackRun', outcome.runId);
+		await vscode.commands.executeCommand('quantum.rollbackRun', outcome.runId, { confirm: false });
 		assert.equal(await readText('notes.txt'), notesBefore);
 		assert.equal(await exists('rollback-out'), false);
 		await eventually(() => assert.equal(boardRun(api, outcome.runId).status, 'rolled_back'));
