@@ -16,6 +16,8 @@ import { DecisionQueue } from './model/decisionQueue';
 import { RunLog } from './model/runLog';
 
 const ALLOWED_RULES_KEY = 'quantum.allowedRules';
+/** Runs this window stopped because it was closing or reloading: the next window offers them like interrupted ones. */
+const CLOSED_RUNS_KEY = 'quantum.runsStoppedByClose';
 /** Board changes are sent at most this often: thousands of step events become a few patches. */
 const FLUSH_MS = 80;
 /** Runs shorter than this never pop a progress notification. */
@@ -274,7 +276,16 @@ export class Orchestrator implements vscode.Disposable {
 		return true;
 	}
 
+	/** Run ids stopped when the last window closed; reading them clears the list. */
+	takeRunsStoppedByClose(): string[] {
+		const ids = this.context.workspaceState.get<string[]>(CLOSED_RUNS_KEY, []);
+		if (ids.length) void this.context.workspaceState.update(CLOSED_RUNS_KEY, undefined);
+		return ids;
+	}
+
 	dispose(): void {
+		// Stop commands cleanly (no orphaned process trees); the next window offers Resume or Roll Back for these runs.
+		if (this.active.size) void this.context.workspaceState.update(CLOSED_RUNS_KEY, [...this.active.keys()]);
 		for (const run of this.active.values()) run.abort.abort(new Error('VS Code is closing'));
 		this.decisions.rejectRun(undefined, 'VS Code is closing');
 		if (this.flushTimer) clearTimeout(this.flushTimer);
