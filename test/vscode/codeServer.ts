@@ -1,6 +1,6 @@
 // Starts and stops a private code-server (the real VS Code server + web workbench) for one test run.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { installation, type Installation } from './installation';
@@ -14,9 +14,23 @@ export interface CodeServerOptions {
 	vsix?: string[];
 	/** Extra environment for the server and so for the extension host (and the tests inside it). */
 	env?: Record<string, string>;
+	/** User settings on top of QUIET_SETTINGS. */
+	settings?: Record<string, unknown>;
 	/** Keep the instance's folder (logs, user data) after stop(). */
 	keep?: boolean;
 }
+
+/** A plain workbench: no welcome page, no chat side bar, no update or telemetry traffic. */
+const QUIET_SETTINGS: Record<string, unknown> = {
+	'workbench.startupEditor': 'none',
+	'workbench.secondarySideBar.defaultVisibility': 'hidden',
+	'workbench.tips.enabled': false,
+	'chat.disableAIFeatures': true,
+	'extensions.autoCheckUpdates': false,
+	'extensions.autoUpdate': false,
+	'telemetry.telemetryLevel': 'off',
+	'update.mode': 'none',
+};
 
 export interface CodeServer {
 	url: string;
@@ -38,6 +52,8 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
 	mkdirSync(runs, { recursive: true });
 	const dir = mkdtempSync(join(runs, 'cs-'));
 	const env = serverEnv(inst, dir, options.env);
+	mkdirSync(join(dir, 'data', 'User'), { recursive: true });
+	writeFileSync(join(dir, 'data', 'User', 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...options.settings }, null, '\t'));
 	for (const vsix of options.vsix ?? []) installExtension(inst, dir, env, vsix);
 
 	const port = await freePort();
