@@ -25,7 +25,7 @@ const NOISE = [
 	/ENOTFOUND|authentication provider 'github'|vsda/,
 ];
 
-function parseArgs(argv: string[]): Options {
+export function parseArgs(argv: string[]): Options {
 	const opts: Options = {
 		grep: process.env.QO_TEST_GREP,
 		extension: REPO_ROOT,
