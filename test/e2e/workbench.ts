@@ -40,10 +40,10 @@ export class Workbench {
 	 * QO_E2E_EXTENSION=dev loads the built repository as a development extension instead (no packaging; that needs
 	 * the smoke-test driver, under which the workbench shows no toasts).
 	 */
-	static async open(): Promise<Workbench> {
+	static async open(options: { workspaceTrust?: boolean } = {}): Promise<Workbench> {
 		const fromVsix = process.env.QO_E2E_EXTENSION !== 'dev';
 		const workspace = copyFixtureWorkspace('qo-e2e-');
-		const server = await startCodeServer(fromVsix ? { vsix: [packageVsix()] } : { smokeTestDriver: true });
+		const server = await startCodeServer({ ...(fromVsix ? { vsix: [packageVsix()] } : { smokeTestDriver: true }), ...options });
 		const browser = await launchBrowser();
 		try {
 			const page = await newPage(browser);
