@@ -24,6 +24,12 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 				.join(',');
 			if (order !== this.knownRuns) {
 				this.knownRuns = order;
+				const present = new Set(order.split(','));
+				for (const id of [...this.runNodes.keys()]) {
+					if (present.has(id)) continue;
+					this.runNodes.delete(id);
+					this.stepNodes.delete(id);
+				}
 				return this.changed.fire(undefined);
 			}
 			for (const runId of change.runs) this.changed.fire(this.runNode(runId));
