@@ -85,8 +85,12 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
 		await stopGroup(pgid, dir, exited);
 		if (!options.keep) rmSync(dir, { recursive: true, force: true });
 	};
-	const killOnExit = (): void => killGroup(pgid, 'SIGKILL');
+	const killOnExit = (): void => {
+		killGroup(pgid, 'SIGKILL');
+		if (!options.keep) rmSync(dir, { recursive: true, force: true });
+	};
 	process.on('exit', killOnExit);
+	stopOnSignals();
 
 	const url = `http://127.0.0.1:${port}/`;
 	try {
@@ -98,6 +102,16 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
 	}
 	return { url, port, dir, remoteUri: (path) => `vscode-remote://127.0.0.1:${port}${path}`, stop };
 }
+
+/** The server runs in its own session, so Ctrl-C does not reach it: end the test process, and so the server, ourselves. */
+function stopOnSignals(): void {
+	if (signalsHandled) return;
+	signalsHandled = true;
+	for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+		process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+	}
+}
+let signalsHandled = false;
 
 function serverEnv(inst: Installation, dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 	const env: NodeJS.ProcessEnv = {};

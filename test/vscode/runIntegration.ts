@@ -54,7 +54,7 @@ export async function runIntegration(opts: Options): Promise<number> {
 	warnIfUnbuilt(opts.extension);
 	const t0 = Date.now();
 	const testsEntry = await buildIntegrationTests();
-	const workspace = copyFixtureWorkspace();
+	const workspace = copyFixtureWorkspace('qo-workspace-', opts.keep);
 	const server = await startCodeServer({ smokeTestDriver: true, keep: opts.keep, env: opts.grep ? { QO_TEST_GREP: opts.grep } : {} });
 	const browser = await launchBrowser();
 	let code: number | string = 'not started';

@@ -11,8 +11,14 @@ export interface WorkspaceCopy {
 	remove(): void;
 }
 
-export function copyFixtureWorkspace(prefix = 'qo-workspace-'): WorkspaceCopy {
+/** `keep`: leave the copy behind when the process ends (remove() still removes it). */
+export function copyFixtureWorkspace(prefix = 'qo-workspace-', keep = false): WorkspaceCopy {
 	const path = join(realpathSync(mkdtempSync(join(tmpdir(), prefix))), 'workspace');
 	cpSync(FIXTURE_WORKSPACE, path, { recursive: true });
-	return { path, remove: () => rmSync(join(path, '..'), { recursive: true, force: true }) };
+	const remove = (): void => {
+		process.off('exit', remove);
+		rmSync(join(path, '..'), { recursive: true, force: true });
+	};
+	if (!keep) process.on('exit', remove); // also when a signal ends the run early
+	return { path, remove };
 }
