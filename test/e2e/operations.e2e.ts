@@ -30,7 +30,10 @@ describe('Quantum Orchestrator in the VS Code UI', function () {
 
 	it('the Operations tree in the Quantum Orchestrator container shows the run succeeded', async function () {
 		await wb.showContainer();
-		await wb.treeRow('create-files', 'succeeded').waitFor({ timeout: 15_000 });
+		const run = wb.treeRow('create-files', 'succeeded');
+		await run.waitFor({ timeout: 15_000 });
+		await wb.expand(run);
+		for (const step of ['make_dir', 'alpha', 'beta', 'append_notes', 'done']) await wb.treeRow(step, 'ms').waitFor({ timeout: 5_000 });
 		await wb.documentationShot('operations-tree');
 	});
 

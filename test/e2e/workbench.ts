@@ -125,6 +125,11 @@ export class Workbench {
 		return row.first();
 	}
 
+	/** Expands a collapsed tree row (through its twistie: a click on the label may run the item's command). */
+	async expand(row: Locator): Promise<void> {
+		if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
+	}
+
 	/** The first frame (webviews are nested iframes) in which `find` matches something; `what` names it in the error. */
 	async frameWith(what: string, find: (frame: Frame) => Locator, timeoutMs = 30_000): Promise<Frame> {
 		const deadline = Date.now() + timeoutMs;
