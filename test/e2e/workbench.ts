@@ -130,11 +130,11 @@ export class Workbench {
 		if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
 	}
 
-	/** The first frame (webviews are nested iframes) in which `find` matches something; `what` names it in the error. */
+	/** The first webview frame (nested iframes; never the workbench itself) in which `find` matches; `what` names it in errors. */
 	async frameWith(what: string, find: (frame: Frame) => Locator, timeoutMs = 30_000): Promise<Frame> {
 		const deadline = Date.now() + timeoutMs;
 		while (Date.now() < deadline) {
-			for (const frame of this.page.frames()) {
+			for (const frame of this.page.frames().filter((f) => f !== this.page.mainFrame())) {
 				try {
 					if ((await find(frame).count()) > 0) return frame;
 				} catch {
