@@ -52,9 +52,9 @@ export function stepItem(run: RunView, step: StepView, parameters?: unknown, dec
 	else if (step.state !== 'succeeded') desc.push(step.state.replace('_', ' '));
 	if (step.attempt > 1) desc.push(`attempt ${step.attempt}`);
 	if (step.durationMs !== undefined) desc.push(formatDuration(step.durationMs));
-	if (step.critical) desc.push('critical path');
 	const lines = [`**${step.id}** — \`${step.type}.${step.operation}\` — ${step.state.replace('_', ' ')}`];
 	if (step.dependencies.length) lines.push(`After: ${step.dependencies.join(', ')}`);
+	if (step.critical) lines.push('On the critical path: it sets how long the run takes.');
 	if (step.message) lines.push(`${step.state === 'failed' ? 'Error' : 'Note'}: ${step.message}`);
 	if (decision) lines.push(`Waiting for a decision: ${decision.reason}`);
 	if (parameters !== undefined) lines.push('Parameters:\n\n```json\n' + clip(JSON.stringify(parameters, null, 2), 2000) + '\n```');
