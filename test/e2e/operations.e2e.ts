@@ -38,6 +38,7 @@ describe('Quantum Orchestrator in the VS Code UI', function () {
 	});
 
 	it('a step waiting for approval is approved from the board and the run succeeds', async function () {
+		await wb.showContainer();
 		await wb.runCommand(paletteLabel('quantum.runWorkflowFile'));
 		await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'approve.workflow.json' }).first().click({ timeout: 15_000 });
 		await wb.treeRow('publish', 'waiting for your decision').waitFor({ timeout: 30_000 });

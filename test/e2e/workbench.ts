@@ -112,6 +112,19 @@ export class Workbench {
 		const item = this.page.locator('.activitybar .action-item', { has: this.page.locator(`[aria-label^="${CONTAINER_TITLE}"]`) }).first();
 		if (!((await item.getAttribute('class')) ?? '').split(/\s+/).includes('checked')) await item.click();
 		await this.sidebar().locator('.pane-header', { hasText: 'Operations' }).waitFor({ timeout: 15_000 });
+		if (process.env.QO_E2E_SCREENSHOTS) await this.widenSidebar(620);
+	}
+
+	/** Drags the side bar's edge so the tree and the board read well in screenshots. */
+	private async widenSidebar(width: number): Promise<void> {
+		const box = await this.sidebar().boundingBox();
+		if (!box || box.width >= width) return;
+		const y = box.y + box.height / 2;
+		await this.page.mouse.move(box.x + box.width + 1, y);
+		await this.page.mouse.down();
+		await this.page.mouse.move(box.x + width, y, { steps: 5 });
+		await this.page.mouse.up();
+		await this.page.mouse.move(1000, 600); // off the sash and the tabs: no hover tooltip in the shot
 	}
 
 	sidebar(): Locator {
