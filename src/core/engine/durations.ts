@@ -20,7 +20,8 @@ export async function planWithDurations(ctx: EngineContext, workflow: Workflow, 
 		workspace: ctx.sandbox.root,
 		env: ctx.services.env,
 		settings,
-		durations: stats ? (id) => stats.mean(durationKey(workflow, id)) : undefined,
+		// Nothing measured yet (a new workspace, or only fast steps): no per-step key building and lookups.
+		durations: stats && stats.size > 0 ? (id) => stats.mean(durationKey(workflow, id)) : undefined,
 	});
 }
 

@@ -287,6 +287,10 @@ export class DurationStats {
 		return new DurationStats(file, entries);
 	}
 
+	get size(): number {
+		return this.entries.size;
+	}
+
 	/** Mean duration in ms, or undefined when never measured. */
 	mean(key: string): number | undefined {
 		return this.entries.get(key)?.meanMs;
