@@ -6,6 +6,17 @@ const noVscode = {
 	}],
 };
 
+// The webview runs in a browser sandbox: besides `vscode`, no Node built-ins and none of the host-side layers.
+const webviewSandbox = {
+	'no-restricted-imports': ['error', {
+		paths: noVscode['no-restricted-imports'][1].paths,
+		patterns: [
+			{ group: ['node:*'], message: 'The webview runs in a browser: no Node built-ins.' },
+			{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/cli/**'], message: 'The webview may import src/protocol only.' },
+		],
+	}],
+};
+
 export default tseslint.config(
 	{ ignores: ['dist/**', 'node_modules/**', 'bench/out/**', '.test-tmp/**', 'bin/**', '*.mjs', 'webview-ui/dist/**', '.scratch/**'] },
 	...tseslint.configs.recommended,
@@ -18,4 +29,5 @@ export default tseslint.config(
 	},
 	{ files: ['src/core/**', 'src/protocol/**', 'src/cli/**', 'webview-ui/**'], rules: noVscode },
 	{ files: ['src/core/**', 'src/vscode/**'], rules: { 'no-console': 'error' } },
+	{ files: ['webview-ui/**'], rules: webviewSandbox },
 );
