@@ -1,5 +1,6 @@
 // The one message protocol between the extension host and the board webview: a zod union per direction.
-import { z } from 'zod';
+// The namespace import lets esbuild drop zod's locales from the webview bundle.
+import * as z from 'zod';
 import { boardPatchSchema, boardSnapshotSchema } from './viewModels';
 
 /** Run-level actions the board can ask for; the host maps each to its command. */

@@ -1,5 +1,6 @@
 // The snapshots the board renders: plain data, declared once as zod schemas so both sides agree and the host can check.
-import { z } from 'zod';
+// The namespace import lets esbuild drop zod's locales from the webview bundle.
+import * as z from 'zod';
 
 export const stepStateSchema = z.enum([
 	'pending',
@@ -64,6 +65,8 @@ export const runHeaderSchema = z.object({
 	message: z.string().optional(),
 	/** True while this session's engine drives the run (so it can be cancelled). */
 	live: z.boolean(),
+	/** Committed: its changes are final and it can no longer be rolled back. */
+	committed: z.boolean().optional(),
 });
 export type RunHeader = z.infer<typeof runHeaderSchema>;
 

@@ -159,6 +159,8 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 			if (!engine) return undefined;
 			try {
 				await engine.commit(runId);
+				orch.board.setCommitted(runId);
+				orch.scheduleFlush();
 				void vscode.window.showInformationMessage(`Committed ${runId}: its changes are final and its before-images are released.`);
 				return runId;
 			} catch (err) {

@@ -113,6 +113,7 @@ export class BoardModel {
 				total,
 				counts,
 				live: false,
+				committed: s.committed || undefined,
 				steps: [],
 			};
 			this.state.runs.push(run);
@@ -126,6 +127,14 @@ export class BoardModel {
 		if (this.state.trusted === trusted) return;
 		this.state.trusted = trusted;
 		this.structural.push({ kind: 'trust', trusted });
+	}
+
+	/** A run was committed: the board stops offering to roll it back. */
+	setCommitted(runId: string): void {
+		const run = this.run(runId);
+		if (!run || run.committed) return;
+		run.committed = true;
+		this.dirtyHeaders.add(runId);
 	}
 
 	/** Marks a run as driven (or no longer driven) by this session's engine. */

@@ -23,11 +23,11 @@ export function availableActions(run: RunHeader): Set<RunAction> {
 	const out = new Set<RunAction>(['openLog']);
 	const running = run.status === 'running';
 	if (running && run.live) out.add('cancel');
-	if (run.status === 'failed') out.add('retry');
+	if (run.status === 'failed' || run.status === 'cancelled' || run.status === 'rejected') out.add('retry');
 	if (run.status === 'interrupted') out.add('resume');
-	if (!running && run.status !== 'rolled_back') out.add('rollback');
+	if (!running && run.status !== 'rolled_back' && !run.committed) out.add('rollback');
 	// The core commits only runs that ended (an interrupted one must be resumed or rolled back first).
-	if (!running && run.status !== 'rolled_back' && run.status !== 'interrupted') out.add('commit');
+	if (!running && run.status !== 'rolled_back' && run.status !== 'interrupted' && !run.committed) out.add('commit');
 	return out;
 }
 
