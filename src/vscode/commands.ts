@@ -30,9 +30,9 @@ function trusted(): boolean {
 	return false;
 }
 
-function reportOutcome(outcome: RunOutcome | undefined): RunOutcome | undefined {
+function reportOutcome(outcome: RunOutcome | undefined, name?: string): RunOutcome | undefined {
 	if (!outcome || outcome.status === 'error') return outcome;
-	const text = `Run ${outcome.runId}: ${outcome.status.replace('_', ' ')}${outcome.message ? ` — ${outcome.message}` : ''}`;
+	const text = `${name ?? 'Run'} ${outcome.status.replace('_', ' ')}${outcome.message ? ` — ${outcome.message}` : ''} (run ${outcome.runId})`;
 	const actions = outcome.status === 'succeeded' ? ['Show Board'] : ['Show Board', 'Open Run Log'];
 	const show = outcome.status === 'succeeded' ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
 	void show(text, ...actions).then((choice) => {
@@ -57,7 +57,8 @@ async function openVirtual(previews: PreviewDocuments, path: string, text: strin
 export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 	const { orchestrator: orch, decisionUi, previews } = deps;
 
-	const runUri = async (uri: vscode.Uri | undefined) => (uri && trusted() ? reportOutcome(await orch.runFile(uri)) : undefined);
+	const report = (outcome: RunOutcome | undefined) => reportOutcome(outcome, outcome && orch.board.run(outcome.runId)?.workflow);
+	const runUri = async (uri: vscode.Uri | undefined) => (uri && trusted() ? report(await orch.runFile(uri)) : undefined);
 
 	const withRun =
 		(statuses: readonly string[] | undefined, title: string, fn: (runId: string, options?: unknown) => Promise<unknown>) =>
@@ -148,10 +149,10 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 			return runId;
 		},
 		'quantum.retryFailedStep': withRun(['failed', 'cancelled', 'rejected', 'interrupted'], 'Retry the failed steps of which run?', async (runId) =>
-			trusted() ? reportOutcome(await orch.resume(runId)) : undefined,
+			trusted() ? report(await orch.resume(runId)) : undefined,
 		),
 		'quantum.resumeRun': withRun(['interrupted', 'failed', 'cancelled', 'rejected'], 'Resume which run?', async (runId) =>
-			trusted() ? reportOutcome(await orch.resume(runId)) : undefined,
+			trusted() ? report(await orch.resume(runId)) : undefined,
 		),
 		'quantum.rollbackRun': withRun(['succeeded', 'failed', 'cancelled', 'rejected', 'interrupted'], 'Roll back which run?', rollback),
 		'quantum.commitRun': withRun(['succeeded', 'failed', 'cancelled', 'rejected'], 'Commit which run? (it can no longer be rolled back)', async (runId) => {

@@ -25,7 +25,7 @@ describe('Quantum Orchestrator in the VS Code UI', function () {
 		await wb.runCommand(paletteLabel('quantum.runCurrentFile'));
 		await wb.waitForFile('out/beta.txt');
 		assert.equal(readFileSync(wb.file('out/alpha.txt'), 'utf8'), 'alpha\n');
-		await wb.expectNotification(/Run \S+: succeeded/);
+		await wb.expectNotification(/create-files succeeded \(run \S+\)/);
 	});
 
 	it('the Operations tree in the Quantum Orchestrator container shows the run succeeded', async function () {
