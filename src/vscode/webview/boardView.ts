@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type WebviewHandlers, type WebviewToHost } from '../../protocol/messages';
 import type { Logger } from '../../core/ports';
 import type { BoardModel } from '../model/boardModel';
+import { renderBoardHtml } from './boardHtml';
 
 /** Above this many patches in one flush, a snapshot is cheaper for the webview than replaying them. */
 const SNAPSHOT_OVER_PATCHES = 500;
@@ -91,24 +92,10 @@ export class BoardViewProvider implements vscode.WebviewViewProvider, vscode.Dis
 }
 
 export function boardHtml(webview: vscode.Webview, assets: vscode.Uri): string {
-	const nonce = randomBytes(16).toString('base64');
-	const script = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.js'));
-	const style = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.css'));
-	// The toolkit (FAST) adds one <style> to probe :focus-visible: it carries the nonce from the csp-nonce meta.
-	const csp = ["default-src 'none'", `style-src ${webview.cspSource} 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join('; ');
-	return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta property="csp-nonce" content="${nonce}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Quantum Orchestrator</title>
-</head>
-<body>
-<div id="qo-board"></div>
-<script type="module" nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+	return renderBoardHtml({
+		cspSource: webview.cspSource,
+		nonce: randomBytes(16).toString('base64'),
+		scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.js')).toString(),
+		styleUri: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'main.css')).toString(),
+	});
 }

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { renderBoardHtml } from '../../../src/vscode/webview/boardHtml';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -30,26 +31,18 @@ export function ensureBundle(): void {
 }
 
 /**
- * The page the extension host is expected to generate, with `'self'` where the host writes `webview.cspSource`,
- * plus a theme stylesheet standing in for the variables VS Code injects.
+ * The very page the extension host generates (renderBoardHtml), with `'self'` where the host writes
+ * `webview.cspSource`, plus a theme stylesheet standing in for the variables VS Code injects.
  */
 export function boardHtml(): string {
-	return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'self' 'nonce-${NONCE}'; script-src 'nonce-${NONCE}';">
-<meta property="csp-nonce" content="${NONCE}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="/theme.css">
-<link rel="stylesheet" href="/webview/main.css">
-<title>Quantum board</title>
-</head>
-<body class="vscode-dark" data-vscode-theme-kind="vscode-dark">
-<div id="qo-board"></div>
-<script type="module" nonce="${NONCE}" src="/webview/main.js"></script>
-</body>
-</html>`;
+	return renderBoardHtml({
+		cspSource: "'self'",
+		nonce: NONCE,
+		scriptUri: '/webview/main.js',
+		styleUri: '/webview/main.css',
+		head: '<link rel="stylesheet" href="/theme.css">\n',
+		bodyAttributes: 'class="vscode-dark" data-vscode-theme-kind="vscode-dark"',
+	});
 }
 
 /** A subset of VS Code's Dark Modern colours, as VS Code sets them on the webview's <html>. */
