@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
+import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
 import type { RunStatus } from '../core/engine/events';
 import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
@@ -28,6 +29,8 @@ interface GlobalOptions {
 	workspace?: string;
 	verbose?: boolean;
 	color?: boolean;
+	/** false with --no-policy: only requires_approval and the sandbox's protected paths ask. */
+	policy?: boolean;
 }
 
 interface Io {
@@ -60,7 +63,13 @@ class Cli {
 	}
 
 	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
-		return createEngine({ workspace: g.workspace ?? process.cwd(), prompter, logger: this.logger(g.verbose ?? false, mode) });
+		return createEngine({
+			workspace: g.workspace ?? process.cwd(),
+			prompter,
+			logger: this.logger(g.verbose ?? false, mode),
+			// The same default escalation policy as the extension's: risky commands and deletions ask first.
+			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),
+		});
 	}
 
 	displayMode(json: boolean, quiet: boolean): DisplayMode {
@@ -154,6 +163,7 @@ export function buildProgram(cli: Cli): Command {
 		.option('-w, --workspace <dir>', 'workspace folder: the sandbox root and home of .quantum/ (default: current directory)')
 		.option('-v, --verbose', 'show info logs and command output')
 		.option('--no-color', 'plain text without colours')
+		.option('--no-policy', 'skip the escalation policy (risky commands such as rm -r or git push, deletions): only requires_approval and protected paths ask')
 		.showHelpAfterError('(run qo --help for usage)')
 		.addHelpText(
 			'after',
@@ -183,8 +193,8 @@ export function buildProgram(cli: Cli): Command {
 			const settings = { concurrency: o.concurrency, mode: o.mode, onFailure: o.onFailure };
 			if (o.dryRun) {
 				const plan = await engine.plan(workflow, settings);
-				if (o.json) cli.out(JSON.stringify(planJson(plan)));
-				else printPlan(plan, (l) => cli.out(l));
+				if (o.json) cli.out(JSON.stringify(planJson(plan, (s) => engine.approvalOf(s))));
+				else printPlan(plan, (l) => cli.out(l), (s) => engine.approvalOf(s));
 				return;
 			}
 			engine.events.on(display.handle);
@@ -235,8 +245,8 @@ export function buildProgram(cli: Cli): Command {
 			const engine = await cli.engine(globals(), rejectAll);
 			const workflow = await engine.load(file, { variables: parseVars(o.var) });
 			const plan = await engine.plan(workflow, { concurrency: o.concurrency, mode: o.mode });
-			if (o.json) cli.out(JSON.stringify(planJson(plan)));
-			else printPlan(plan, (l) => cli.out(l));
+			if (o.json) cli.out(JSON.stringify(planJson(plan, (s) => engine.approvalOf(s))));
+			else printPlan(plan, (l) => cli.out(l), (s) => engine.approvalOf(s));
 		});
 
 	program

@@ -86,6 +86,8 @@ export const decisionViewSchema = z.object({
 	parameters: z.record(z.string(), z.unknown()),
 	/** The escalation rule that matched, when a policy (not the step itself) asked; can be always-allowed. */
 	rule: z.string().optional(),
+	/** What always-allowing `rule` would cover, in words ("every file deletion or move"). */
+	ruleLabel: z.string().optional(),
 	/** For exec steps: the exact command line and working folder. */
 	command: z.string().optional(),
 	cwd: z.string().optional(),

@@ -19,6 +19,7 @@ export const COMMAND_IDS = [
 	'quantum.approveDecision',
 	'quantum.rejectDecision',
 	'quantum.refreshRuns',
+	'quantum.manageAllowedRules',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { printPlan } from '../core/engine/planReport';
 import { describeError } from '../core/errors';
 import { plural } from '../core/format';
+import { describeRule } from '../core/policy/escalation';
 import type { RunOutcome } from './api';
 import type { CommandId } from './commandIds';
 import { decisionIdsOf, PREVIEW_SCHEME, type DecisionUi, type PreviewDocuments } from './decisionUi';
@@ -249,5 +250,20 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 			if (ids.length) await decisionUi.reject(ids);
 		},
 		'quantum.refreshRuns': () => deps.refresh(),
+		'quantum.manageAllowedRules': async () => {
+			const rules = orch.allowedRules();
+			if (rules.length === 0) {
+				void vscode.window.showInformationMessage('No rules are always allowed in this workspace: every escalation asks.');
+				return [];
+			}
+			const picked = await vscode.window.showQuickPick(
+				rules.map((rule) => ({ label: describeRule(rule), description: rule, rule })),
+				{ title: 'Always-allowed rules in this workspace: select the ones to revoke', canPickMany: true },
+			);
+			if (!picked?.length) return [];
+			await orch.revokeRules(picked.map((p) => p.rule));
+			void vscode.window.showInformationMessage(`Revoked ${plural(picked.length, 'rule')}: those steps ask again.`);
+			return picked.map((p) => p.rule);
+		},
 	};
 }

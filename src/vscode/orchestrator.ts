@@ -77,6 +77,12 @@ export class Orchestrator implements vscode.Disposable {
 		return this.context.workspaceState.get<string[]>(ALLOWED_RULES_KEY, []);
 	}
 
+	async revokeRules(rules: readonly string[]): Promise<void> {
+		const kept = this.allowedRules().filter((r) => !rules.includes(r));
+		await this.context.workspaceState.update(ALLOWED_RULES_KEY, kept);
+		for (const r of rules) this.logger.log('info', 'policy', `no longer always allowed: ${r}`);
+	}
+
 	isActive(runId: string): boolean {
 		return this.active.has(runId);
 	}
@@ -126,6 +132,7 @@ export class Orchestrator implements vscode.Disposable {
 				settings.escalation,
 				() => new Set(this.allowedRules()),
 				(pattern, error) => this.logger.log('warn', 'policy', `ignoring the risky-command pattern /${pattern}/: ${error}`),
+				(e, step) => this.logger.log('info', 'policy', `${step.type}.${step.operation} went ahead without asking: rule ${e.rule} is always allowed here (${e.reason})`),
 			),
 			// A state folder other than .quantum must be as protected from steps as .quantum is.
 			sandboxPolicy: inside && rel !== '.quantum' ? { protectedGlobs: ['.quantum', '.quantum/**', rel, `${rel}/**`] } : undefined,

@@ -49,6 +49,19 @@ export interface Escalation {
 	reason: string;
 }
 
+/** What "always allow" of a rule covers, for the person choosing it: `file:delete` → "every deletion in this workspace". */
+export function describeRule(rule: string): string {
+	const [kind, what, ...rest] = rule.split(':');
+	const arg = rest.length ? `${what}:${rest.join(':')}` : what;
+	if (kind === 'file' && what === 'delete') return 'every file deletion or move';
+	if (kind === 'file' && what === 'outside-allowed') return `writes to ${rest.join(':')}`;
+	if (kind === 'git') return `every git ${what}`;
+	if (kind === 'exec' && what === 'risky') return `every command matching /${rest.join(':')}/`;
+	if (kind === 'exec' && what === 'command') return `the command \`${rest.join(':')}\``;
+	if (kind === 'exec' && what === 'substitution') return 'command substitutions $(…) in any command';
+	return arg ?? rule;
+}
+
 /** What the policy looks at: the step's identity and what it will touch (from its parsed parameters). */
 export interface EscalationSubject {
 	type: string;
@@ -74,6 +87,8 @@ export function createEscalationCheck(
 	policy: Partial<EscalationPolicy>,
 	allowedRules: () => ReadonlySet<string> = () => new Set(),
 	onBadPattern?: (pattern: string, error: string) => void,
+	/** A step the policy would have paused went ahead because its rule is always allowed (log it: it is a decision too). */
+	onAllowed?: (escalation: Escalation, step: EscalationSubject) => void,
 ): EscalationCheck {
 	const full = { ...DEFAULT_ESCALATION_POLICY, ...policy };
 	const compiled: Compiled = {
@@ -92,7 +107,10 @@ export function createEscalationCheck(
 	};
 	return (step) => {
 		const allowed = allowedRules();
-		for (const e of escalations(compiled, step)) if (!allowed.has(e.rule)) return e;
+		for (const e of escalations(compiled, step)) {
+			if (!allowed.has(e.rule)) return e;
+			onAllowed?.(e, step);
+		}
 		return undefined;
 	};
 }

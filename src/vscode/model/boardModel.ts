@@ -2,6 +2,7 @@
 // Plain TypeScript (no vscode import) so it is unit-tested in Node; the tree and the webview both read it.
 import type { EngineEvent, StepState } from '../../core/engine/events';
 import { commandLine } from '../../core/handlers/exec';
+import { describeRule } from '../../core/policy/escalation';
 import type { DecisionRequest } from '../../core/ports';
 import type { RunSummary } from '../../core/state/runStore';
 import { applyBoardPatch, type StepIndex } from '../../protocol/applyPatch';
@@ -311,7 +312,10 @@ export function decisionView(request: DecisionRequest, now: number): DecisionVie
 		parameters: p,
 		requestedAt: now,
 	};
-	if (request.rule) view.rule = request.rule;
+	if (request.rule) {
+		view.rule = request.rule;
+		view.ruleLabel = describeRule(request.rule);
+	}
 	if (request.type === 'exec' && typeof p.command === 'string') {
 		view.command = commandLine({ command: p.command, args: Array.isArray(p.args) ? p.args.map(String) : undefined, shell: p.shell as boolean | undefined });
 		view.cwd = typeof p.cwd === 'string' ? p.cwd : '.';

@@ -86,6 +86,26 @@ describe('qo command line', function () {
 		assert.equal(qo(ws, 'run', file, '--yes', '-q').status, 0);
 	});
 
+	it('the escalation policy applies headless too: rm -r and deletions ask (exit 3), plan shows them, --no-policy turns it off', () => {
+		const ws = tempDir();
+		writeFileSync(join(ws, 'old.txt'), 'old');
+		const file = write(ws, 'p.json', {
+			name: 'p',
+			instructions: [
+				{ id: 'rm_build', type: 'exec', operation: 'run', parameters: { command: 'echo cleaning && rm -rf build' } },
+				{ id: 'drop', type: 'file', operation: 'delete', parameters: { path: 'old.txt' } },
+			],
+		});
+		const plan = qo(ws, 'plan', file);
+		assert.match(plan.stdout, /rm_build: .*rm -rf build.*\[rule exec:risky:/);
+		assert.match(plan.stdout, /drop: it deletes old\.txt \[rule file:delete\]/);
+		const r = qo(ws, 'run', file);
+		assert.equal(r.status, 3, r.stdout);
+		assert.equal(readFileSync(join(ws, 'old.txt'), 'utf8'), 'old');
+		assert.equal(qo(ws, '--no-policy', 'run', file, '-q').status, 0);
+		assert.equal(existsSync(join(ws, 'old.txt')), false);
+	});
+
 	it('invalid input exits 2 with file, line and JSON path, and every problem listed', () => {
 		const ws = tempDir();
 		const file = write(ws, 'bad.json', {

@@ -82,13 +82,14 @@ function makeSeed(dir: string): string {
 }
 
 function qo(args: string[], cwd: string) {
-	return spawnSync(process.execPath, [QO, ...args, '--workspace', cwd], { cwd, encoding: 'utf8' });
+	// --no-policy: this workflow deletes and moves files on purpose; what is under test is crash safety, not approvals.
+	return spawnSync(process.execPath, [QO, '--no-policy', ...args, '--workspace', cwd], { cwd, encoding: 'utf8' });
 }
 
 /** Starts `qo run`/`resume` and SIGKILLs it after `afterMs` (unless it finished); resolves with how it ended. */
 function runAndKill(args: string[], cwd: string, afterMs: number): Promise<{ killed: boolean; code: number | null }> {
 	return new Promise((resolve) => {
-		const child = spawn(process.execPath, [QO, ...args, '--workspace', cwd, '--quiet'], { cwd, stdio: 'ignore' });
+		const child = spawn(process.execPath, [QO, '--no-policy', ...args, '--workspace', cwd, '--quiet'], { cwd, stdio: 'ignore' });
 		let killed = false;
 		const timer = setTimeout(() => {
 			killed = child.kill('SIGKILL');

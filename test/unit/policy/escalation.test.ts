@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine } from '../../../src/core/engine';
-import { createEscalationCheck, splitShellLine, type EscalationSubject } from '../../../src/core/policy/escalation';
+import { createEscalationCheck, describeRule, splitShellLine, type EscalationSubject } from '../../../src/core/policy/escalation';
 import type { DecisionPrompter, DecisionRequest } from '../../../src/core/ports';
 import { tempDir } from '../../helpers/tmp';
 
@@ -49,6 +49,16 @@ describe('escalation policy', () => {
 		assert.equal(check(file('create', 'docs/a.md'))?.rule, 'file:outside-allowed:docs/a.md');
 		allowed.add('file:delete');
 		assert.equal(check(file('delete', 'src/a.ts')), undefined);
+	});
+
+	it('says in words what always allowing a rule covers, and reports each step a rule let through', () => {
+		assert.equal(describeRule('file:delete'), 'every file deletion or move');
+		assert.equal(describeRule('exec:risky:\\bsudo\\b'), 'every command matching /\\bsudo\\b/');
+		assert.equal(describeRule('exec:command:make deploy'), 'the command `make deploy`');
+		const let_: string[] = [];
+		const check = createEscalationCheck({}, () => new Set(['file:delete']), undefined, (e) => let_.push(e.rule));
+		assert.equal(check(file('delete', 'a')), undefined);
+		assert.deepEqual(let_, ['file:delete']);
 	});
 
 	it('a bad pattern is reported and ignored instead of stopping every run', () => {

@@ -1,7 +1,7 @@
 // One pending decision: what the step will do, and the ways to answer it.
 import type { DecisionView } from '../../../src/protocol/viewModels';
 import { createButton, setButtonDisabled } from '../components/button';
-import { createCheckbox, isChecked, setChecked } from '../components/checkbox';
+import { createCheckbox, isChecked, setCheckboxLabel, setChecked } from '../components/checkbox';
 import { createBadge, setBadge } from '../components/indicators';
 import { createTextArea, createTextField, inputValue, setInputValue } from '../components/textInput';
 import type { BoardContext } from './context';
@@ -93,7 +93,11 @@ export class DecisionCard {
 		setBadge(this.kind, decision.kind === 'in-doubt' ? 'in doubt' : 'approval', `decision-kind kind-${decision.kind}`);
 		this.info.replaceChildren(...this.describe(decision));
 		setHidden(this.alwaysAllowBox, decision.rule === undefined);
-		if (decision.rule) this.alwaysAllowBox.title = `Approve, and stop asking about rule "${decision.rule}" in this workspace`;
+		if (decision.rule) {
+			const scope = decision.ruleLabel ?? decision.rule;
+			setCheckboxLabel(this.alwaysAllowBox, `Always allow ${scope} here`);
+			this.alwaysAllowBox.title = `Approve, and stop asking about ${scope} in this workspace (rule ${decision.rule}; revoke with "Manage Always-Allowed Rules")`;
+		}
 		setText(this.showButton, decision.file ? 'Show diff' : decision.command ? 'Show command' : 'Show details');
 	}
 

@@ -48,3 +48,7 @@ export function setChecked(el: HTMLElement, checked: boolean, indeterminate = fa
 export function setCheckboxDisabled(el: HTMLElement, disabled: boolean): void {
 	if (el.hasAttribute('disabled') !== disabled) el.toggleAttribute('disabled', disabled);
 }
+
+export function setCheckboxLabel(el: HTMLElement, label: string): void {
+	if (el.textContent !== label) el.textContent = label;
+}
