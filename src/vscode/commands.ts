@@ -35,7 +35,9 @@ function reportOutcome(outcome: RunOutcome | undefined, name?: string): RunOutco
 	if (!outcome || outcome.status === 'error') return outcome;
 	const text = `${name ?? 'Run'} ${outcome.status.replace('_', ' ')}${outcome.message ? ` — ${outcome.message}` : ''} (run ${outcome.runId})`;
 	const actions = outcome.status === 'succeeded' ? ['Show Board'] : ['Show Board', 'Open Run Log'];
-	const show = outcome.status === 'succeeded' ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+	// A run the user cancelled is no error; a failed or rejected one is.
+	const calm = outcome.status === 'succeeded' || outcome.status === 'cancelled';
+	const show = calm ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
 	void show(text, ...actions).then((choice) => {
 		if (choice === 'Show Board') void vscode.commands.executeCommand('quantum.showBoard');
 		if (choice === 'Open Run Log') void vscode.commands.executeCommand('quantum.openRunLog', outcome.runId);
@@ -78,7 +80,7 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 		const ok = !confirm
 			? 'Roll Back'
 			: await vscode.window.showWarningMessage(
-			`Roll back run ${runId}?`,
+			`Roll back "${orch.board.run(runId)?.workflow ?? runId}" (run ${runId})?`,
 			{ modal: true, detail: 'Every file it changed is put back byte for byte, files it created are removed, and its undo steps run.' },
 			'Roll Back',
 		);

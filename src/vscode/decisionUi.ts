@@ -22,13 +22,37 @@ export class PreviewDocuments implements vscode.TextDocumentContentProvider {
 	}
 }
 
-export class DecisionUi {
+export class DecisionUi implements vscode.Disposable {
+	/** Diff tabs opened for decisions, closed once the decision is answered (their "now" side would go stale). */
+	private readonly diffs = new Map<string, string>();
+	private readonly sub: { dispose(): void };
+
 	constructor(
 		private readonly orchestrator: Orchestrator,
 		private readonly previews: PreviewDocuments,
 		private readonly focusInBoard: (decisionId: string) => Promise<void>,
 		private readonly boardVisible: () => boolean,
-	) {}
+	) {
+		this.sub = orchestrator.board.onChange((change) => {
+			if (change.decisionsChanged && this.diffs.size) void this.closeAnsweredDiffs();
+		});
+	}
+
+	private async closeAnsweredDiffs(): Promise<void> {
+		const pending = new Set(this.orchestrator.board.snapshot().decisions.map((d) => d.id));
+		const gone = new Set<string>();
+		for (const [id, uri] of this.diffs) {
+			if (pending.has(id)) continue;
+			gone.add(uri);
+			this.diffs.delete(id);
+		}
+		const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && gone.has(t.input.modified.toString()));
+		if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
+	}
+
+	dispose(): void {
+		this.sub.dispose();
+	}
 
 	/** A decision arrived: offer it in a notification unless the board is already in view or the user turned it off. */
 	notify(request: DecisionRequest, enabled: boolean): void {
@@ -59,8 +83,11 @@ export class DecisionUi {
 				const before = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/current/${preview.path}` });
 				const after = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/after/${preview.path}` });
 				this.previews.set(before, preview.before);
-				this.previews.set(after, preview.after ?? `(${preview.note ?? 'the result is known only when the step runs'})`);
-				await vscode.commands.executeCommand('vscode.diff', before, after, `${preview.path}: now ↔ after ${d.stepId} (waiting for approval)`, { preview: true });
+				const deleted = d.operation === 'delete';
+				this.previews.set(after, deleted ? '' : (preview.after ?? `(${preview.note ?? 'the result is known only when the step runs'})`));
+				this.diffs.set(d.id, after.toString());
+				const title = deleted ? `${preview.path}: now ↔ deleted by ${d.stepId} (waiting for approval)` : `${preview.path}: now ↔ after ${d.stepId} (waiting for approval)`;
+				await vscode.commands.executeCommand('vscode.diff', before, after, title, { preview: true });
 				if (preview.note) void vscode.window.showInformationMessage(`${d.stepId}: ${preview.note}`);
 				return;
 			}

@@ -50,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		tree,
 		treeView,
 		board,
+		decisionUi,
 		new RunStatusBar(orchestrator),
 		vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
 		vscode.window.registerWebviewViewProvider(VIEW_IDS.board, board),

@@ -181,7 +181,11 @@ export class Orchestrator implements vscode.Disposable {
 			const notWorkflow = WorkflowError.is(err) && isNotAWorkflow(err);
 			const message = notWorkflow ? `${rel} is not a workflow file: ${problemSummary(rel, err)}` : `Invalid workflow — ${problemSummary(rel, err)}`;
 			this.logger.log('warn', 'validate', message);
-			if (!quiet) void vscode.window.showErrorMessage(message);
+			if (!quiet) {
+				void vscode.window.showErrorMessage(message, 'Show Problems').then((c) => {
+					if (c) void vscode.commands.executeCommand('workbench.actions.view.problems');
+				});
+			}
 			return undefined;
 		}
 	}

@@ -178,11 +178,27 @@ function substitutePartially(params: Record<string, unknown>, scope: Substitutio
 		context: () => ({ found: false }),
 		step: () => ({ found: false }),
 	};
-	try {
-		return substitute(params, keep);
-	} catch {
-		return params;
-	}
+	const walk = (value: unknown): unknown => {
+		if (typeof value === 'string') {
+			try {
+				return substitute(value, keep);
+			} catch {
+				// Resolve what is known now (vars, env, workspace) and leave ${steps...} / ${context...} as written.
+				return value.replace(/(?<!\$)\$\{[^}]*\}/g, (ref) => {
+					try {
+						const v = substitute(ref, keep);
+						return typeof v === 'string' ? v : JSON.stringify(v);
+					} catch {
+						return ref;
+					}
+				});
+			}
+		}
+		if (Array.isArray(value)) return value.map(walk);
+		if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+		return value;
+	};
+	return walk(params);
 }
 
 function trySummary(op: OperationSpec<never>, params: unknown): string | undefined {

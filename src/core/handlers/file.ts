@@ -125,10 +125,15 @@ const modifyParams = z
 
 export type ModifyParams = z.output<typeof modifyParams>;
 
+/** Text in quotes a reader can tell apart from the text: "…" unless it holds a double quote, then `…`. */
+function quoted(text: string): string {
+	return text.includes('"') ? `\`${text}\`` : `"${text}"`;
+}
+
 function modifySummary(p: ModifyParams): string {
 	if (p.content !== undefined) return `rewrite ${p.path}`;
 	if (p.append !== undefined) return `append to ${p.path}`;
-	const what = p.regex ? `match of /${clip(p.find ?? '', 40)}/` : `"${clip(p.find ?? '', 40)}"`;
+	const what = p.regex ? `match of /${clip(p.find ?? '', 40)}/` : quoted(clip(p.find ?? '', 40));
 	return `replace ${p.all === false ? 'first' : 'every'} ${what} in ${p.path}`;
 }
 
@@ -172,7 +177,7 @@ const modify = defineOperation({
 		} else {
 			const r = replaceText(p, await readText(ctx, p.path, 'modify'));
 			if (r.count === 0) {
-				const what = p.regex ? `/${clip(p.find ?? '', 60)}/` : `"${clip(p.find ?? '', 60)}"`;
+				const what = p.regex ? `/${clip(p.find ?? '', 60)}/` : quoted(clip(p.find ?? '', 60));
 				throw new StepError('not-found', `${what} was not found in ${p.path}`, { permanent: true });
 			}
 			text = r.text;

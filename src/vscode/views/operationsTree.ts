@@ -15,6 +15,8 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 	private readonly stepNodes = new Map<string, Map<string, Node>>();
 	private readonly sub: vscode.Disposable;
 	private knownRuns = '';
+	/** Running runs' elapsed time moves even when no step changes (a run waiting for a decision). */
+	private readonly ticker = setInterval(() => this.tick(), 1000);
 
 	constructor(private readonly orchestrator: Orchestrator) {
 		this.sub = orchestrator.board.onChange((change) => {
@@ -34,6 +36,12 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 			}
 			for (const runId of change.runs) this.changed.fire(this.runNode(runId));
 		});
+	}
+
+	private tick(): void {
+		for (const run of this.orchestrator.board.snapshot().runs) {
+			if (run.status === 'running' && run.live) this.changed.fire(this.runNode(run.runId));
+		}
 	}
 
 	getChildren(node?: Node): Node[] {
@@ -107,6 +115,7 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 	}
 
 	dispose(): void {
+		clearInterval(this.ticker);
 		this.sub.dispose();
 		this.changed.dispose();
 	}

@@ -111,6 +111,22 @@ describe('engine', () => {
 		assert.equal(result.counts.skipped, 1);
 	});
 
+	it("the plan of a step that waits for another step's output still resolves its variables", async () => {
+		const ws = tempDir();
+		const { engine } = await engineIn(ws);
+		const wf = workflow(
+			engine,
+			[
+				{ id: 'a', type: 'util', operation: 'echo', parameters: { value: 'x' } },
+				{ id: 'b', type: 'file', operation: 'modify', parameters: { path: '${vars.dir}/f.md', append: '${steps.a.output}' } },
+			],
+			{ variables: { dir: 'out' } },
+		);
+		const plan = await engine.plan(wf);
+		assert.equal(plan.steps[1].summary, 'append to out/f.md');
+		assert.deepEqual(plan.steps[1].touches.writes, ['out/f.md']);
+	});
+
 	it('edit-then-approve runs the step with the edited parameters', async () => {
 		const ws = tempDir();
 		const asked: DecisionRequest[] = [];
