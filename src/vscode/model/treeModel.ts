@@ -21,7 +21,9 @@ export const STATE_ICON: Record<string, { icon: string; color?: string }> = {
 
 export function runItem(run: RunView, now = Date.now()): TreeItemView {
 	const elapsed = run.durationMs ?? (run.status === 'running' ? now - run.startedAt : undefined);
-	const progress = run.total > 0 ? `${run.done}/${run.total}` : '';
+	// Once a run is over, done/total would read as "all fine": count the successes instead.
+	const over = run.status !== 'running' && run.status !== 'succeeded';
+	const progress = run.total > 0 ? (over ? `${run.counts.succeeded ?? 0}/${run.total} succeeded` : `${run.done}/${run.total}`) : '';
 	const parts = [run.status.replace('_', ' '), progress, elapsed !== undefined ? formatDuration(elapsed) : ''].filter(Boolean);
 	const waiting = run.steps.filter((s) => s.state === 'waiting').length;
 	if (waiting) parts.push(`${waiting} waiting for you`);

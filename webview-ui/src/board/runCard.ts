@@ -126,7 +126,9 @@ export class RunCard {
 		setText(this.started, `started ${formatTime(run.startedAt)}`);
 		const total = run.total;
 		const pct = total ? Math.floor((run.done / total) * 100) : run.status === 'succeeded' ? 100 : 0;
-		setText(this.done, `${run.done}/${total} done · ${pct}%`);
+		// Once a run is over, "done" would read as "all fine": say how many succeeded instead.
+		const succeeded = run.counts.succeeded ?? 0;
+		setText(this.done, run.status === 'running' || run.status === 'succeeded' ? `${run.done}/${total} done · ${pct}%` : `${succeeded}/${total} succeeded`);
 		this.bar.setAttribute('aria-valuemax', String(total));
 		this.bar.setAttribute('aria-valuenow', String(run.done));
 		this.bar.setAttribute('aria-label', `${run.done} of ${total} steps done`);
