@@ -245,7 +245,8 @@ export class RunExecution {
 			const need = approvalReason(step, params, inDoubt, this.services.sandbox, this.services.escalation);
 			if (need) params = await this.decide(i, need, params, inDoubt ? 'in-doubt' : 'approval');
 		} catch (err) {
-			return this.fail(i, 0, started, err);
+			// A rejected step did not run: the time a person took to decide is not its duration.
+			return this.fail(i, 0, StepError.is(err, 'rejected') ? this.services.clock.now() : started, err);
 		}
 
 		const touches = step.dynamic ? touchesOf(step, params) : step.touches;
