@@ -199,3 +199,27 @@ export class Workbench {
 function escapeRegExp(text: string): string {
 	return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * One workbench for a mocha suite: opened before its tests, a screenshot of each failed test, closed after.
+ * Returns a getter, since the workbench exists only once `before` has run.
+ */
+export function useWorkbench(options?: Parameters<typeof Workbench.open>[0]): () => Workbench {
+	let wb: Workbench | undefined;
+	before(async function () {
+		wb = await Workbench.open(options);
+	});
+	afterEach(async function () {
+		if (this.currentTest?.state === 'failed' && wb) {
+			const shot = await wb.screenshotOnFailure(this.currentTest.title);
+			if (shot) console.log(`      screenshot: ${shot}`);
+		}
+	});
+	after(async function () {
+		await wb?.close();
+	});
+	return () => {
+		if (!wb) throw new Error('the workbench is not open (before() failed)');
+		return wb;
+	};
+}
