@@ -19,7 +19,10 @@ import type { EscalationCheck } from './policy/escalation';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
-import { listRuns, resolveRunId, stateDirFor, type RunSummary } from './state/runStore';
+import { describeError } from './errors';
+import { describeJournal } from './engine/runJournalLog';
+import { readJournal } from './state/journal';
+import { listRuns, resolveRunId, runPaths, stateDirFor, type RunSummary } from './state/runStore';
 import type { RollbackResult } from './state/transaction';
 import {
 	createCheckpoint,
@@ -88,6 +91,8 @@ export interface Engine {
 	/** Accept a run's changes: its before-images are released and it can no longer be rolled back. */
 	commit(runId?: string): Promise<string>;
 	runs(): Promise<RunSummary[]>;
+	/** What a run did, one line per event, read from its journal (works for runs another process drove). */
+	runLog(runId: string): Promise<string[]>;
 	/** Before/after text of a `file` step about to run with these parameters (for a diff before approving). */
 	previewFileChange(operation: string, parameters: Record<string, unknown>): Promise<FileChangePreview | undefined>;
 	readonly checkpoints: Checkpoints;
@@ -160,6 +165,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		},
 		commit: (given) => commitRun(ctx, given),
 		runs: () => listRuns(stateDir),
+		async runLog(given) {
+			const runId = await resolveRunId(stateDir, given);
+			const contents = await readJournal(runPaths(stateDir, runId).journal);
+			const lines = describeJournal(contents.records);
+			if (contents.error) lines.push(`(the journal is damaged after this point: ${describeError(contents.error)})`);
+			return lines;
+		},
 		previewFileChange: (operation, parameters) => previewFileChange(sandbox, operation, parameters),
 		checkpoints: {
 			create: (name, o) => createCheckpoint(checkpointContext, name, o),

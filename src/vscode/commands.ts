@@ -226,11 +226,10 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 		'quantum.showBoard': () => vscode.commands.executeCommand('quantum.board.focus'),
 		'quantum.openRunLog': withRun(undefined, 'Open the log of which run?', async (runId) => {
 			if (!orch.log.has(runId)) {
-				const run = orch.board.run(runId);
-				const text = run
-					? `${run.workflow}: ${run.status}${run.message ? ` — ${run.message}` : ''}\nThis run was not started in this window; its step-by-step log is in the Quantum Orchestrator output channel of the window that ran it, and \`qo runs\` lists it.\n`
-					: `Unknown run ${runId}\n`;
-				return openVirtual(previews, `/log/${runId}.log`, text);
+				// Not driven by this window (the CLI, another window, before a reload): tell it from the journal.
+				const engine = await engineOfRun(runId);
+				const lines = engine ? await engine.runLog(runId).catch((err: unknown) => [`could not read the run's journal: ${describeError(err)}`]) : [];
+				return openVirtual(previews, `/log/${runId}.log`, `${lines.join('\n')}\n`);
 			}
 			return openVirtual(previews, `/log/${runId}.log`, orch.log.text(runId));
 		}),

@@ -127,6 +127,25 @@ describe('engine', () => {
 		assert.deepEqual(plan.steps[1].touches.writes, ['out/f.md']);
 	});
 
+	it('tells a run from its journal: start, each step, decisions, the end and a rollback', async () => {
+		const ws = tempDir();
+		const { engine } = await engineIn(ws, { prompter: approveAll });
+		const result = await engine.run(
+			workflow(engine, [
+				{ id: 'w', type: 'file', operation: 'create', parameters: { path: 'a.txt', content: 'a' }, requires_approval: true },
+				{ id: 'e', type: 'util', operation: 'echo', parameters: { value: 1 } },
+			]),
+		);
+		await engine.rollback(result.runId);
+		const log = (await engine.runLog(result.runId)).join('\n');
+		assert.match(log, /started test/);
+		assert.match(log, /w: approval approved/);
+		assert.match(log, / w succeeded/);
+		assert.match(log, / e succeeded/);
+		assert.match(log, /finished: succeeded/);
+		assert.match(log, /rolled back/);
+	});
+
 	it('edit-then-approve runs the step with the edited parameters', async () => {
 		const ws = tempDir();
 		const asked: DecisionRequest[] = [];
