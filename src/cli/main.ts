@@ -307,6 +307,15 @@ export function buildProgram(cli: Cli): Command {
 			else printRuns(runs, (l) => cli.out(l));
 		});
 
+	program
+		.command('log')
+		.description("what a run did, step by step, from its journal (default: the newest run)")
+		.argument('[run]', 'run id, or a unique prefix of one')
+		.action(async (run: string | undefined) => {
+			const engine = await cli.engine(globals(), rejectAll);
+			for (const line of await engine.runLog(run as string)) cli.out(line);
+		});
+
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint
 		.command('create')

@@ -106,6 +106,17 @@ describe('qo command line', function () {
 		assert.equal(existsSync(join(ws, 'old.txt')), false);
 	});
 
+	it('log tells the newest run from its journal', () => {
+		const ws = tempDir();
+		assert.equal(qo(ws, 'run', write(ws, 'ok.json', ok), '-q').status, 0);
+		const r = qo(ws, 'log');
+		assert.equal(r.status, 0, r.stderr);
+		assert.match(r.stdout, /started ok/);
+		assert.match(r.stdout, /hello succeeded/);
+		assert.match(r.stdout, /finished: succeeded/);
+		assert.equal(qo(ws, 'log', 'nope').status, 2);
+	});
+
 	it('invalid input exits 2 with file, line and JSON path, and every problem listed', () => {
 		const ws = tempDir();
 		const file = write(ws, 'bad.json', {
