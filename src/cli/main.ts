@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
 import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
+import type { RunSummary } from '../core/state/runStore';
 import type { RunStatus } from '../core/engine/events';
 import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
@@ -156,6 +157,12 @@ function parseVars(vars: string[] | undefined): Record<string, unknown> | undefi
 	return variables;
 }
 
+/** The summary of `run` (or of the newest run), if it has one. */
+async function summaryOf(engine: Engine, run: string | undefined): Promise<RunSummary | undefined> {
+	const runs = await engine.runs();
+	return run === undefined ? runs[0] : (runs.find((r) => r.runId === run) ?? runs.find((r) => r.runId.startsWith(run)));
+}
+
 export function buildProgram(cli: Cli): Command {
 	const program = new Command('qo')
 		.description('Quantum Orchestrator: run JSON workflows as a parallel, journaled, undoable transaction.')
@@ -274,6 +281,11 @@ export function buildProgram(cli: Cli): Command {
 		.option('--json', 'machine-readable result')
 		.action(async (run: string | undefined, o) => {
 			const engine = await cli.engine(globals(), rejectAll);
+			const previous = await summaryOf(engine, run);
+			if (previous?.status === 'rolled_back' && !o.force && !o.json) {
+				cli.out(`Run ${previous.runId} (${previous.workflow}) is already rolled back: nothing to do.`);
+				return;
+			}
 			const r = await engine.rollback(run, { force: o.force });
 			if (o.json) {
 				cli.out(JSON.stringify(r));
@@ -289,10 +301,16 @@ export function buildProgram(cli: Cli): Command {
 	program
 		.command('commit')
 		.description("accept a run's changes for good (it can no longer be rolled back)")
-		.argument('[run]', 'run id or a unique prefix (default: the newest run)')
+		.argument('[run]', 'run id or a unique prefix (default: the newest run that can still be committed)')
 		.action(async (run: string | undefined) => {
 			const engine = await cli.engine(globals(), rejectAll);
-			cli.out(`Committed ${await engine.commit(run)}`);
+			// Without a run id: the newest run that is neither rolled back nor committed already.
+			const target = run ?? (await engine.runs()).find((r) => r.status !== 'rolled_back' && r.status !== 'running' && !r.committed)?.runId;
+			if (!target) {
+				cli.out('No run to commit: every run is already committed, rolled back or still running.');
+				return;
+			}
+			cli.out(`Committed ${await engine.commit(target)}`);
 		});
 
 	program

@@ -106,6 +106,16 @@ describe('qo command line', function () {
 		assert.equal(existsSync(join(ws, 'old.txt')), false);
 	});
 
+	it('a second rollback says there is nothing to do; commit without an id skips rolled-back runs', () => {
+		const ws = tempDir();
+		assert.equal(qo(ws, 'run', write(ws, 'ok.json', ok), '-q').status, 0);
+		assert.equal(qo(ws, 'rollback').status, 0);
+		const again = qo(ws, 'rollback');
+		assert.equal(again.status, 0);
+		assert.match(again.stdout, /already rolled back: nothing to do/);
+		assert.match(qo(ws, 'commit').stdout, /No run to commit/);
+	});
+
 	it('log tells the newest run from its journal', () => {
 		const ws = tempDir();
 		assert.equal(qo(ws, 'run', write(ws, 'ok.json', ok), '-q').status, 0);
