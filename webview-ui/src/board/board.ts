@@ -166,11 +166,17 @@ export class Board {
 	}
 }
 
+/** The colour key, folded by default: it matters the first time, and then only takes room. */
 function legend(): HTMLElement {
 	return h(
-		'div',
-		{ className: 'legend', attrs: { 'aria-hidden': 'true' } },
-		...STATE_ORDER.map((s) => h('span', { className: `legend-item` }, h('span', { className: `chip-swatch st-${s}` }), stateLabel(s))),
-		h('span', { className: 'legend-item' }, h('span', { className: 'chip-swatch crit' }), 'critical path'),
+		'details',
+		{ className: 'legend' },
+		h('summary', { className: 'legend-summary', text: 'Colour key' }),
+		h(
+			'div',
+			{ className: 'legend-items' },
+			...STATE_ORDER.map((s) => h('span', { className: `legend-item` }, h('span', { className: `chip-swatch st-${s}` }), stateLabel(s))),
+			h('span', { className: 'legend-item' }, h('span', { className: 'chip-swatch crit' }), 'critical path'),
+		),
 	);
 }
