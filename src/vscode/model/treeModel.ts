@@ -20,7 +20,8 @@ export const STATE_ICON: Record<string, { icon: string; color?: string }> = {
 };
 
 export function runItem(run: RunView, now = Date.now()): TreeItemView {
-	const elapsed = run.durationMs ?? (run.status === 'running' ? now - run.startedAt : undefined);
+	// While running, whole seconds (the tree refreshes every second, as the board does).
+	const elapsed = run.durationMs ?? (run.status === 'running' ? Math.floor((now - run.startedAt) / 1000) * 1000 : undefined);
 	// Once a run is over, done/total would read as "all fine": count the successes instead.
 	const over = run.status !== 'running' && run.status !== 'succeeded';
 	const progress = run.total > 0 ? (over ? `${run.counts.succeeded ?? 0}/${run.total} succeeded` : `${run.done}/${run.total}`) : '';
