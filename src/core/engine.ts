@@ -9,7 +9,7 @@ import type { RunResult } from './engine/execute';
 import type { Plan, PlannedStep, RunSettings } from './engine/plan';
 import { commitRun, rollbackRun } from './engine/rollbackCommit';
 import type { RunServices } from './engine/run';
-import { rememberParsedText } from './engine/snapshot';
+import { recordedWorkflow, rememberParsedText } from './engine/snapshot';
 import { resumeRun, startRun, type ResumeOptions, type RunOptions } from './engine/start';
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
 import { previewFileChange, type FileChangePreview } from './handlers/filePreview';
@@ -19,7 +19,7 @@ import type { EscalationCheck } from './policy/escalation';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
-import { describeError } from './errors';
+import { describeError, StateError } from './errors';
 import { describeJournal } from './engine/runJournalLog';
 import { readJournal } from './state/journal';
 import { listRuns, resolveRunId, runPaths, stateDirFor, type RunSummary } from './state/runStore';
@@ -91,6 +91,8 @@ export interface Engine {
 	/** Accept a run's changes: its before-images are released and it can no longer be rolled back. */
 	commit(runId?: string): Promise<string>;
 	runs(): Promise<RunSummary[]>;
+	/** The workflow exactly as a run started it (the copy kept with the run). */
+	runWorkflow(runId: string): Promise<Workflow>;
 	/** What a run did, one line per event, read from its journal (works for runs another process drove). */
 	runLog(runId: string): Promise<string[]>;
 	/** Before/after text of a `file` step about to run with these parameters (for a diff before approving). */
@@ -165,6 +167,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		},
 		commit: (given) => commitRun(ctx, given),
 		runs: () => listRuns(stateDir),
+		async runWorkflow(given) {
+			const runId = await resolveRunId(stateDir, given);
+			const first = (await readJournal(runPaths(stateDir, runId).journal)).records[0];
+			if (first?.t !== 'run') throw new StateError('not-found', `run ${runId} has no recorded start (it was interrupted before it began)`);
+			return recordedWorkflow(ctx, first, runPaths(stateDir, runId).dir);
+		},
 		async runLog(given) {
 			const runId = await resolveRunId(stateDir, given);
 			const contents = await readJournal(runPaths(stateDir, runId).journal);

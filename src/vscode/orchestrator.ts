@@ -212,6 +212,11 @@ export class Orchestrator implements vscode.Disposable {
 		if (!folder) return undefined;
 		const engine = await this.engineFor(folder);
 		const name = this.board.run(runId)?.workflow ?? runId;
+		// Tooltips show parameters for resumed runs too: from the workflow copy kept with the run.
+		if (!this.parameters.has(runId)) {
+			const workflow = await engine.runWorkflow(runId).catch(() => undefined);
+			if (workflow) this.parameters.set(runId, new Map(workflow.instructions.map((i) => [i.id, i.parameters])));
+		}
 		return this.track(folder, name, (signal, onStart) => {
 			onStart(runId);
 			return engine.resume(runId, { signal, force, settings: readSettings(folder.uri).run });

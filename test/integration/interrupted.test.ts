@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunOutcome } from '../../src/vscode/api';
-import { activateApi, boardRun, eventually, exists, EXTENSION_ID, readText, workspaceRoot, writeText } from './extensionHost';
+import { activateApi, boardRun, eventually, exists, EXTENSION_ID, readText, treeRun, workspaceRoot, writeText } from './extensionHost';
 
 suite('a run interrupted by a crash', () => {
 	test('shows as interrupted, and Resume finishes it without re-running what had succeeded', async () => {
@@ -44,5 +44,7 @@ suite('a run interrupted by a crash', () => {
 			const first = boardRun(api, runId).steps.find((s) => s.id === 'first');
 			assert.match(first?.message ?? '', /earlier attempt/);
 		});
+		const last = treeRun(api, runId).children?.find((c) => c.label === 'last');
+		assert.match(last?.tooltip ?? '', /"path": "slow\/last\.txt"/, 'a resumed run shows its steps\' parameters');
 	});
 });

@@ -63,7 +63,7 @@ export async function workflowForResume(ctx: EngineContext, record: JournalRecor
 }
 
 /** The workflow exactly as the run started it: the verified copy in the run folder, or the inline one. */
-async function recordedWorkflow(ctx: EngineContext, record: JournalRecord & { t: 'run' }, runDir: string): Promise<Workflow> {
+export async function recordedWorkflow(ctx: EngineContext, record: JournalRecord & { t: 'run' }, runDir: string): Promise<Workflow> {
 	if (!record.snapshot) return record.workflow as Workflow;
 	const abs = record.file ? path.resolve(ctx.sandbox.root, record.file) : path.join(runDir, record.snapshot);
 	const text = await readFile(path.join(runDir, record.snapshot), 'utf8');

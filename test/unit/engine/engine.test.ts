@@ -144,6 +144,8 @@ describe('engine', () => {
 		assert.match(log, / e succeeded/);
 		assert.match(log, /finished: succeeded/);
 		assert.match(log, /rolled back/);
+		const wf = await engine.runWorkflow(result.runId);
+		assert.deepEqual(wf.instructions.map((i) => i.id), ['w', 'e']);
 	});
 
 	it('edit-then-approve runs the step with the edited parameters', async () => {
