@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
 import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
+import { llmSettingsFromEnv } from '../core/services/llm/settings';
 import type { RunSummary } from '../core/state/runStore';
 import type { RunStatus } from '../core/engine/events';
 import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
@@ -64,9 +65,13 @@ class Cli {
 	}
 
 	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
+		const llmSettings = llmSettingsFromEnv(process.env);
+		// The SDK is loaded only when an endpoint is configured: `qo` starts as fast without it.
+		const llm = llmSettings ? (await import('../core/services/llm/client.js')).createOpenAiClient(llmSettings) : undefined;
 		return createEngine({
 			workspace: g.workspace ?? process.cwd(),
 			prompter,
+			llm,
 			logger: this.logger(g.verbose ?? false, mode),
 			// The same default escalation policy as the extension's: risky commands and deletions ask first.
 			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),

@@ -16,6 +16,7 @@ import { previewFileChange, type FileChangePreview } from './handlers/filePrevie
 import type { SecretPolicy } from './handlers/types';
 import { nullLogger, rejectAll, systemClock, type Clock, type DecisionPrompter, type Logger } from './ports';
 import type { EscalationCheck } from './policy/escalation';
+import type { LlmClient } from './services/llm/client';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
@@ -58,6 +59,8 @@ export interface EngineOptions {
 	gc?: Partial<GcPolicy>;
 	/** Steps the host's policy pauses for a person (risky commands, deletions...); default: none beyond the sandbox's. */
 	escalation?: EscalationCheck;
+	/** The LLM endpoint for `llm` steps; without one they fail saying how to configure it. */
+	llm?: LlmClient;
 }
 
 export interface Checkpoints {
@@ -135,6 +138,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		secretPolicy,
 		loadProbe: () => loadavg()[0] / cores,
 		escalation: opts.escalation,
+		llm: opts.llm,
 	};
 	const parseOptions = { registry, env, workspace: sandbox.root };
 	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };

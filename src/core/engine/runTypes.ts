@@ -1,6 +1,7 @@
 // The shapes around one run: what it writes to, the services it uses, what it starts from and what it ends with.
 import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
 import type { EscalationCheck } from '../policy/escalation';
+import type { LlmClient } from '../services/llm/client';
 import type { Clock, DecisionPrompter, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
@@ -33,6 +34,8 @@ export interface RunServices {
 	loadProbe?: () => number;
 	/** The host's escalation policy (settings and always-allowed rules), checked as each step starts. */
 	escalation?: EscalationCheck;
+	/** The LLM endpoint `llm` steps use, if one is configured. */
+	llm?: LlmClient;
 }
 
 export interface RunInputs {

@@ -61,6 +61,9 @@ export class StepCtx implements StepContext {
 	get secretPolicy() {
 		return this.run.services.secretPolicy;
 	}
+	get llm() {
+		return this.run.services.llm;
+	}
 	get fs(): WorkspaceFs {
 		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));
 	}

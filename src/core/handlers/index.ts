@@ -2,6 +2,7 @@
 import { execHandler } from './exec';
 import { fileHandler } from './file';
 import { gitHandler } from './git';
+import { llmHandler } from './llm';
 import { HandlerRegistry } from './registry';
 import { utilHandler } from './util';
 
@@ -9,9 +10,10 @@ export { HandlerRegistry } from './registry';
 export { execHandler } from './exec';
 export { fileHandler } from './file';
 export { gitHandler } from './git';
+export { llmHandler } from './llm';
 export { utilHandler } from './util';
 
-/** A registry holding the built-in handlers (file, exec, git, util). */
+/** A registry holding the built-in handlers (file, exec, git, util, llm). */
 export function createDefaultRegistry(): HandlerRegistry {
-	return new HandlerRegistry().register(fileHandler).register(execHandler).register(gitHandler).register(utilHandler);
+	return new HandlerRegistry().register(fileHandler).register(execHandler).register(gitHandler).register(utilHandler).register(llmHandler);
 }

@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
+import type { LlmClient } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
 
 /**
@@ -55,6 +56,8 @@ export interface StepContext {
 	readonly hostEnv: NodeJS.ProcessEnv;
 	/** Which variable names count as secrets and are removed from child processes. */
 	readonly secretPolicy: SecretPolicy;
+	/** The configured LLM endpoint, if any (`llm` steps fail clearly without one). */
+	readonly llm: LlmClient | undefined;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
 	/** Set a global context key (util set_context); persisted with the run. */

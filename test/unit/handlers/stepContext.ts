@@ -35,6 +35,7 @@ export async function makeContext(
 		env: scrubEnv(opts.env ?? process.env, { patterns }).env,
 		hostEnv: opts.env ?? process.env,
 		secretPolicy: { patterns },
+		llm: undefined,
 		outputs,
 		context,
 		output(stream, text) {

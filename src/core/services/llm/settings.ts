@@ -1,0 +1,26 @@
+// Where the LLM endpoint comes from; kept apart from the client so reading it does not load the SDK.
+
+export interface LlmSettings {
+	/** e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama), an Azure or vLLM endpoint. */
+	baseUrl: string;
+	model: string;
+	apiKey?: string;
+	/** Per request, per attempt; default 120 s. */
+	timeoutMs?: number;
+	/** Retries on 408/409/429/5xx and connection errors, with backoff and Retry-After; default 2. */
+	maxRetries?: number;
+}
+
+/**
+ * Settings from the environment, as the CLI reads them: QO_LLM_BASE_URL or OPENAI_BASE_URL, QO_LLM_MODEL (or
+ * OPENAI_MODEL), QO_LLM_API_KEY or OPENAI_API_KEY. Undefined when no endpoint is set.
+ */
+export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings | undefined {
+	const baseUrl = env.QO_LLM_BASE_URL || env.OPENAI_BASE_URL;
+	if (!baseUrl) return undefined;
+	return {
+		baseUrl,
+		model: env.QO_LLM_MODEL || env.OPENAI_MODEL || 'gpt-4o-mini',
+		apiKey: env.QO_LLM_API_KEY || env.OPENAI_API_KEY,
+	};
+}
