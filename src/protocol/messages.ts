@@ -51,17 +51,17 @@ export type WebviewHandlers = {
 	[K in WebviewToHost['type']]: (msg: Extract<WebviewToHost, { type: K }>) => void | Promise<void>;
 };
 
-/** Parses a message from the webview; undefined (with the reason) when it is not one we know. */
-export function parseWebviewMessage(data: unknown): { ok: true; message: WebviewToHost } | { ok: false; error: string } {
-	const r = webviewToHostSchema.safeParse(data);
+type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
+
+function parseWith<T>(schema: z.ZodType<T>, data: unknown): Parsed<T> {
+	const r = schema.safeParse(data);
 	if (r.success) return { ok: true, message: r.data };
 	const issue = r.error.issues[0];
 	return { ok: false, error: `${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}` };
 }
 
-export function parseHostMessage(data: unknown): { ok: true; message: HostToWebview } | { ok: false; error: string } {
-	const r = hostToWebviewSchema.safeParse(data);
-	if (r.success) return { ok: true, message: r.data };
-	const issue = r.error.issues[0];
-	return { ok: false, error: `${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'invalid'}` };
-}
+/** A message from the webview, or what is wrong with it (the host logs and drops it). */
+export const parseWebviewMessage = (data: unknown): Parsed<WebviewToHost> => parseWith(webviewToHostSchema, data);
+
+/** A message from the host, or what is wrong with it (the webview ignores it). */
+export const parseHostMessage = (data: unknown): Parsed<HostToWebview> => parseWith(hostToWebviewSchema, data);

@@ -7,7 +7,7 @@ import type { EngineEvent } from '../core/engine/events';
 import { describeError, WorkflowError } from '../core/errors';
 import type { DecisionRequest, Logger } from '../core/ports';
 import { createEscalationCheck } from '../core/policy/escalation';
-import { llmSettingsFromEnv } from '../core/services/llm/settings';
+import { llmClientFromEnv } from '../core/services/llm/settings';
 import type { Workflow } from '../core/workflow/schema';
 import type { RunOutcome } from './api';
 import { readSettings, type ExtensionSettings } from './adapters/settings';
@@ -125,8 +125,7 @@ export class Orchestrator implements vscode.Disposable {
 		const rel = path.relative(folder.uri.fsPath, stateDir).split(path.sep).join('/');
 		const inside = rel && !rel.startsWith('..') && !path.isAbsolute(rel);
 		// Until the extension has its own LLM settings and SecretStorage key, it reads the CLI's variables.
-		const llmSettings = llmSettingsFromEnv(process.env);
-		const llm = llmSettings ? (await import('../core/services/llm/client.js')).createOpenAiClient(llmSettings) : undefined;
+		const llm = await llmClientFromEnv(process.env);
 		const engine = await createEngine({
 			workspace: folder.uri.fsPath,
 			stateDir,

@@ -1,4 +1,5 @@
 // Where the LLM endpoint comes from; kept apart from the client so reading it does not load the SDK.
+import type { LlmClient } from './client';
 
 export interface LlmSettings {
 	/** e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama), an Azure or vLLM endpoint. */
@@ -23,4 +24,10 @@ export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings | undefi
 		model: env.QO_LLM_MODEL || env.OPENAI_MODEL || 'gpt-4o-mini',
 		apiKey: env.QO_LLM_API_KEY || env.OPENAI_API_KEY,
 	};
+}
+
+/** The client for the endpoint the environment names; the SDK is loaded only then, so hosts start as fast without. */
+export async function llmClientFromEnv(env: NodeJS.ProcessEnv): Promise<LlmClient | undefined> {
+	const settings = llmSettingsFromEnv(env);
+	return settings ? (await import('./client.js')).createOpenAiClient(settings) : undefined;
 }
