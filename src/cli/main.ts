@@ -1,172 +1,14 @@
 // `qo`: the engine headless, for terminals, CI and scripts. Exit codes: 0 ok, 1 a step failed, 2 invalid input,
 // 3 rejected / needs approval, 130 cancelled.
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, StateError, WorkflowError } from '../core/errors';
-import { createEngine, type Engine, type RunResult } from '../core/engine';
-import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
-import { llmSettingsFromEnv } from '../core/services/llm/settings';
-import type { RunSummary } from '../core/state/runStore';
-import type { RunStatus } from '../core/engine/events';
-import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
-import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
-import { RunDisplay, formatDuration, plural, type DisplayMode } from './display';
-import { TtyPrompter } from './prompter';
 import { planJson, printPlan } from '../core/engine/planReport';
+import { describeError, WorkflowError } from '../core/errors';
+import { rejectAll } from '../core/ports';
+import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
+import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } from './cli';
+import { RunDisplay, plural } from './display';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
-
-export const EXIT = { ok: 0, failed: 1, invalid: 2, rejected: 3, cancelled: 130 } as const;
-
-const EXIT_FOR_STATUS: Record<RunStatus, number> = {
-	succeeded: EXIT.ok,
-	failed: EXIT.failed,
-	rolled_back: EXIT.failed,
-	interrupted: EXIT.failed,
-	running: EXIT.failed,
-	rejected: EXIT.rejected,
-	cancelled: EXIT.cancelled,
-};
-
-interface GlobalOptions {
-	workspace?: string;
-	verbose?: boolean;
-	color?: boolean;
-	/** false with --no-policy: only requires_approval and the sandbox's protected paths ask. */
-	policy?: boolean;
-}
-
-interface Io {
-	stdout: NodeJS.WriteStream;
-	stderr: NodeJS.WriteStream;
-	stdin: NodeJS.ReadStream;
-}
-
-class Cli {
-	exitCode: number = EXIT.ok;
-	constructor(readonly io: Io) {}
-
-	out(text: string): void {
-		this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-	}
-
-	err(text: string): void {
-		this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
-	}
-
-	logger(verbose: boolean, mode: DisplayMode): Logger {
-		const levels: LogLevel[] = verbose ? ['debug', 'info', 'warn', 'error'] : ['warn'];
-		return {
-			log: (level, scope, message) => {
-				// With --json, logs travel as events on stdout; step failures and retries are already on the display.
-				if (mode === 'json' || !levels.includes(level) || (!verbose && scope === 'run')) return;
-				this.err(`${level}: [${scope}] ${message}`);
-			},
-		};
-	}
-
-	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
-		const llmSettings = llmSettingsFromEnv(process.env);
-		// The SDK is loaded only when an endpoint is configured: `qo` starts as fast without it.
-		const llm = llmSettings ? (await import('../core/services/llm/client.js')).createOpenAiClient(llmSettings) : undefined;
-		return createEngine({
-			workspace: g.workspace ?? process.cwd(),
-			prompter,
-			llm,
-			logger: this.logger(g.verbose ?? false, mode),
-			// The same default escalation policy as the extension's: risky commands and deletions ask first.
-			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),
-		});
-	}
-
-	displayMode(json: boolean, quiet: boolean): DisplayMode {
-		if (json) return 'json';
-		if (quiet) return 'quiet';
-		return this.io.stdout.isTTY ? 'tty' : 'plain';
-	}
-
-	prompter(yes: boolean, display: RunDisplay | undefined): DecisionPrompter {
-		if (yes) return approveAll;
-		if (this.io.stdin.isTTY && this.io.stderr.isTTY) return new TtyPrompter(this.io.stdin, this.io.stderr, () => display?.hold(), () => display?.release());
-		return rejectAll;
-	}
-
-	/** Ctrl-C cancels the run (processes are stopped); a second Ctrl-C exits at once. */
-	withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-		const controller = new AbortController();
-		let count = 0;
-		const onSigint = () => {
-			count++;
-			if (count === 1) {
-				this.err('\nCancelling: stopping running steps (Ctrl-C again to exit now)…');
-				controller.abort(new Error('cancelled by user (Ctrl-C)'));
-			} else {
-				process.exit(EXIT.cancelled);
-			}
-		};
-		process.on('SIGINT', onSigint);
-		process.on('SIGTERM', onSigint);
-		return fn(controller.signal).finally(() => {
-			process.off('SIGINT', onSigint);
-			process.off('SIGTERM', onSigint);
-		});
-	}
-
-	reportRun(result: RunResult, display: RunDisplay, mode: DisplayMode): void {
-		display.finish();
-		const c = result.counts;
-		if (mode === 'json') {
-			this.out(JSON.stringify({ type: 'result', runId: result.runId, status: result.status, durationMs: result.durationMs, counts: c, message: result.message }));
-		} else {
-			const parts = (['succeeded', 'failed', 'skipped', 'cancelled'] as const).filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
-			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
-			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message.replace(/\n/g, '\n    ')}`);
-			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
-				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
-			} else if (result.status === 'succeeded') {
-				this.out(`  Undo: qo rollback ${result.runId}    Keep for good: qo commit ${result.runId}`);
-			}
-		}
-		this.exitCode = EXIT_FOR_STATUS[result.status];
-	}
-
-	fail(err: unknown): void {
-		if (WorkflowError.is(err)) {
-			const problems = err.problems.length ? err.problems : [err];
-			this.err(problems.length > 1 ? `${problems.length} problems:` : 'Invalid workflow:');
-			for (const p of problems) this.err(`  ${p.describe()}`);
-			this.exitCode = EXIT.invalid;
-			return;
-		}
-		this.err(`qo: ${describeError(err)}`);
-		this.exitCode = StateError.is(err, 'changed') || StateError.is(err, 'not-found') || StateError.is(err, 'locked') ? EXIT.invalid : EXIT.failed;
-	}
-}
-
-function parseIntOption(name: string) {
-	return (value: string) => {
-		const n = Number(value);
-		if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `${name} must be a whole number ≥ 1, got "${value}"`);
-		return n;
-	};
-}
-
-/** `--var NAME=VALUE` options as variables. */
-function parseVars(vars: string[] | undefined): Record<string, unknown> | undefined {
-	if (!vars?.length) return undefined;
-	const variables: Record<string, unknown> = {};
-	for (const v of vars) {
-		const eq = v.indexOf('=');
-		if (eq <= 0) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `--var takes NAME=VALUE, got "${v}"`);
-		variables[v.slice(0, eq)] = v.slice(eq + 1);
-	}
-	return variables;
-}
-
-/** The summary of `run` (or of the newest run), if it has one. */
-async function summaryOf(engine: Engine, run: string | undefined): Promise<RunSummary | undefined> {
-	const runs = await engine.runs();
-	return run === undefined ? runs[0] : (runs.find((r) => r.runId === run) ?? runs.find((r) => r.runId.startsWith(run)));
-}
 
 export function buildProgram(cli: Cli): Command {
 	const program = new Command('qo')
@@ -286,12 +128,13 @@ export function buildProgram(cli: Cli): Command {
 		.option('--json', 'machine-readable result')
 		.action(async (run: string | undefined, o) => {
 			const engine = await cli.engine(globals(), rejectAll);
-			const previous = await summaryOf(engine, run);
+			const runId = await engine.resolveRun(run);
+			const previous = (await engine.runs()).find((r) => r.runId === runId);
 			if (previous?.status === 'rolled_back' && !o.force && !o.json) {
 				cli.out(`Run ${previous.runId} (${previous.workflow}) is already rolled back: nothing to do.`);
 				return;
 			}
-			const r = await engine.rollback(run, { force: o.force });
+			const r = await engine.rollback(runId, { force: o.force });
 			if (o.json) {
 				cli.out(JSON.stringify(r));
 			} else {

@@ -94,6 +94,8 @@ export interface Engine {
 	/** Accept a run's changes: its before-images are released and it can no longer be rolled back. */
 	commit(runId?: string): Promise<string>;
 	runs(): Promise<RunSummary[]>;
+	/** The run id `given` names (an id or a unique prefix), or the newest run's; StateError 'not-found' otherwise. */
+	resolveRun(given?: string): Promise<string>;
 	/** The workflow exactly as a run started it (the copy kept with the run). */
 	runWorkflow(runId: string): Promise<Workflow>;
 	/** What a run did, one line per event, read from its journal (works for runs another process drove). */
@@ -171,6 +173,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		},
 		commit: (given) => commitRun(ctx, given),
 		runs: () => listRuns(stateDir),
+		resolveRun: (given) => resolveRunId(stateDir, given),
 		async runWorkflow(given) {
 			const runId = await resolveRunId(stateDir, given);
 			const first = (await readJournal(runPaths(stateDir, runId).journal)).records[0];

@@ -1,0 +1,154 @@
+// The `qo` session: output streams, exit code, the engine with the CLI's ports, and how results and errors are shown.
+import { CommanderError } from 'commander';
+import { createEngine, type Engine, type RunResult } from '../core/engine';
+import type { RunStatus } from '../core/engine/events';
+import { describeError, StateError, WorkflowError } from '../core/errors';
+import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
+import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
+import { llmClientFromEnv } from '../core/services/llm/settings';
+import { formatDuration, type DisplayMode, type RunDisplay } from './display';
+import { TtyPrompter } from './prompter';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, rejected: 3, cancelled: 130 } as const;
+
+export const EXIT_FOR_STATUS: Record<RunStatus, number> = {
+	succeeded: EXIT.ok,
+	failed: EXIT.failed,
+	rolled_back: EXIT.failed,
+	interrupted: EXIT.failed,
+	running: EXIT.failed,
+	rejected: EXIT.rejected,
+	cancelled: EXIT.cancelled,
+};
+
+export interface GlobalOptions {
+	workspace?: string;
+	verbose?: boolean;
+	color?: boolean;
+	/** false with --no-policy: only requires_approval and the sandbox's protected paths ask. */
+	policy?: boolean;
+}
+
+export interface Io {
+	stdout: NodeJS.WriteStream;
+	stderr: NodeJS.WriteStream;
+	stdin: NodeJS.ReadStream;
+}
+
+export class Cli {
+	exitCode: number = EXIT.ok;
+	constructor(readonly io: Io) {}
+
+	out(text: string): void {
+		this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+	}
+
+	err(text: string): void {
+		this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+	}
+
+	logger(verbose: boolean, mode: DisplayMode): Logger {
+		const levels: LogLevel[] = verbose ? ['debug', 'info', 'warn', 'error'] : ['warn'];
+		return {
+			log: (level, scope, message) => {
+				// With --json, logs travel as events on stdout; step failures and retries are already on the display.
+				if (mode === 'json' || !levels.includes(level) || (!verbose && scope === 'run')) return;
+				this.err(`${level}: [${scope}] ${message}`);
+			},
+		};
+	}
+
+	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
+		return createEngine({
+			workspace: g.workspace ?? process.cwd(),
+			prompter,
+			llm: await llmClientFromEnv(process.env),
+			logger: this.logger(g.verbose ?? false, mode),
+			// The same default escalation policy as the extension's: risky commands and deletions ask first.
+			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),
+		});
+	}
+
+	displayMode(json: boolean, quiet: boolean): DisplayMode {
+		if (json) return 'json';
+		if (quiet) return 'quiet';
+		return this.io.stdout.isTTY ? 'tty' : 'plain';
+	}
+
+	prompter(yes: boolean, display: RunDisplay | undefined): DecisionPrompter {
+		if (yes) return approveAll;
+		if (this.io.stdin.isTTY && this.io.stderr.isTTY) return new TtyPrompter(this.io.stdin, this.io.stderr, () => display?.hold(), () => display?.release());
+		return rejectAll;
+	}
+
+	/** Ctrl-C cancels the run (processes are stopped); a second Ctrl-C exits at once. */
+	withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+		const controller = new AbortController();
+		let count = 0;
+		const onSigint = () => {
+			count++;
+			if (count === 1) {
+				this.err('\nCancelling: stopping running steps (Ctrl-C again to exit now)…');
+				controller.abort(new Error('cancelled by user (Ctrl-C)'));
+			} else {
+				process.exit(EXIT.cancelled);
+			}
+		};
+		process.on('SIGINT', onSigint);
+		process.on('SIGTERM', onSigint);
+		return fn(controller.signal).finally(() => {
+			process.off('SIGINT', onSigint);
+			process.off('SIGTERM', onSigint);
+		});
+	}
+
+	reportRun(result: RunResult, display: RunDisplay, mode: DisplayMode): void {
+		display.finish();
+		const c = result.counts;
+		if (mode === 'json') {
+			this.out(JSON.stringify({ type: 'result', runId: result.runId, status: result.status, durationMs: result.durationMs, counts: c, message: result.message }));
+		} else {
+			const parts = (['succeeded', 'failed', 'skipped', 'cancelled'] as const).filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
+			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
+			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message.replace(/\n/g, '\n    ')}`);
+			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
+				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
+			} else if (result.status === 'succeeded') {
+				this.out(`  Undo: qo rollback ${result.runId}    Keep for good: qo commit ${result.runId}`);
+			}
+		}
+		this.exitCode = EXIT_FOR_STATUS[result.status];
+	}
+
+	fail(err: unknown): void {
+		if (WorkflowError.is(err)) {
+			const problems = err.problems.length ? err.problems : [err];
+			this.err(problems.length > 1 ? `${problems.length} problems:` : 'Invalid workflow:');
+			for (const p of problems) this.err(`  ${p.describe()}`);
+			this.exitCode = EXIT.invalid;
+			return;
+		}
+		this.err(`qo: ${describeError(err)}`);
+		this.exitCode = StateError.is(err, 'changed') || StateError.is(err, 'not-found') || StateError.is(err, 'locked') ? EXIT.invalid : EXIT.failed;
+	}
+}
+
+export function parseIntOption(name: string) {
+	return (value: string) => {
+		const n = Number(value);
+		if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `${name} must be a whole number ≥ 1, got "${value}"`);
+		return n;
+	};
+}
+
+/** `--var NAME=VALUE` options as variables. */
+export function parseVars(vars: string[] | undefined): Record<string, unknown> | undefined {
+	if (!vars?.length) return undefined;
+	const variables: Record<string, unknown> = {};
+	for (const v of vars) {
+		const eq = v.indexOf('=');
+		if (eq <= 0) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `--var takes NAME=VALUE, got "${v}"`);
+		variables[v.slice(0, eq)] = v.slice(eq + 1);
+	}
+	return variables;
+}
