@@ -50,6 +50,16 @@ export type EngineEvent =
 			message?: string;
 	  }
 	| { type: 'step-output'; runId: string; id: string; stream: 'stdout' | 'stderr'; text: string }
+	| {
+			type: 'usage';
+			runId: string;
+			id: string;
+			model: string;
+			promptTokens: number;
+			completionTokens: number;
+			/** USD, when the model's price is known. */
+			costUsd?: number;
+	  }
 	| { type: 'decision-requested'; request: DecisionRequest }
 	| { type: 'decision-answered'; runId: string; id: string; answer: DecisionAnswer }
 	| { type: 'concurrency'; runId: string; limit: number; reason: string }

@@ -1,6 +1,8 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
 import type { DecisionRequest } from '../ports';
+import type { LlmUsage } from '../services/llm/client';
+import { costOf } from '../services/llm/pricing';
 import type { JournalRecord } from '../state/records';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
 import { approvalReason, askDecision, type ApprovalNeed } from './approval';
@@ -75,6 +77,15 @@ export class RunExecution {
 		this.contextChanged = true;
 		this.context.set(key, value);
 		this.journal.append({ t: 'context', key, value });
+	}
+
+	/** An LLM response's tokens and cost, counted against the step and the run, and announced. */
+	recordUsage(stepId: string, model: string, usage: LlmUsage): void {
+		const costUsd = costOf(model, usage, this.services.prices);
+		this.journal.append({ t: 'usage', id: stepId, model, prompt: usage.promptTokens, completion: usage.completionTokens, cost: costUsd });
+		if (this.services.events.active) {
+			this.services.events.emit({ type: 'usage', runId: this.runId, id: stepId, model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd });
+		}
 	}
 
 	async execute(): Promise<RunOutcome> {

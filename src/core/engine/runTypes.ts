@@ -2,6 +2,7 @@
 import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
 import type { EscalationCheck } from '../policy/escalation';
 import type { LlmClient } from '../services/llm/client';
+import type { ModelPrice } from '../services/llm/pricing';
 import type { Clock, DecisionPrompter, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
@@ -36,6 +37,8 @@ export interface RunServices {
 	escalation?: EscalationCheck;
 	/** The LLM endpoint `llm` steps use, if one is configured. */
 	llm?: LlmClient;
+	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting. */
+	prices?: Readonly<Record<string, ModelPrice>>;
 }
 
 export interface RunInputs {

@@ -1,6 +1,7 @@
 // A step's view of its run (the StepContext handlers get), and the small helpers the step lifecycle shares.
 import { StepError } from '../errors';
 import type { StepContext, Touches, WorkspaceFs } from '../handlers/types';
+import type { LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
 import type { StepState } from './events';
 import type { PlannedStep } from './plan';
@@ -29,6 +30,7 @@ export interface StepHost {
 	readonly tx: RunTransaction;
 	readonly context: Map<string, unknown>;
 	setContext(key: string, value: unknown): void;
+	recordUsage(stepId: string, model: string, usage: LlmUsage): void;
 }
 
 /** What an operation runs with: one per attempt, its WorkspaceFs made on first use. */
@@ -66,6 +68,9 @@ export class StepCtx implements StepContext {
 	}
 	get fs(): WorkspaceFs {
 		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));
+	}
+	recordUsage(model: string, usage: LlmUsage): void {
+		this.run.recordUsage(this.step.id, model, usage);
 	}
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;

@@ -43,6 +43,7 @@ const generate = defineOperation({
 			const permanent = status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status);
 			throw new StepError('failed', `the LLM request failed${status ? ` (HTTP ${status})` : ''}: ${message}`, { permanent });
 		}
+		ctx.recordUsage(response.model, response.usage);
 		ctx.logger.log('info', 'llm', `${ctx.step.id}: ${response.model}, ${response.usage.promptTokens} prompt + ${response.usage.completionTokens} completion tokens`);
 		if (p.output_path) await ctx.fs.writeFile(p.output_path, response.text);
 		return response.text;

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
-import type { LlmClient } from '../services/llm/client';
+import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
 
 /**
@@ -58,6 +58,8 @@ export interface StepContext {
 	readonly secretPolicy: SecretPolicy;
 	/** The configured LLM endpoint, if any (`llm` steps fail clearly without one). */
 	readonly llm: LlmClient | undefined;
+	/** Counts an LLM response's tokens (and cost, where the model's price is known) against this step and the run. */
+	recordUsage(model: string, usage: LlmUsage): void;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
 	/** Set a global context key (util set_context); persisted with the run. */

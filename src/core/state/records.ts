@@ -45,6 +45,8 @@ export type JournalRecord =
 	| { t: 'step-ends'; items: [id: string, attempt: number, at: number, durationMs: number, output: unknown][] }
 	| { t: 'decision'; id: string; approve: boolean; reason?: string; kind: string }
 	| { t: 'context'; key: string; value: unknown }
+	/** Tokens an LLM call used for a step (and its agent), with the cost in USD where the price is known. */
+	| { t: 'usage'; id: string; model: string; prompt: number; completion: number; cost?: number; agent?: string }
 	/**
 	 * Before-image, durable before the effect. kind 'absent' = the path did not exist (the run creates it);
 	 * 'file' = content in blob `blob` (sha256) with mode; 'dir' = an existing directory with mode.

@@ -7,6 +7,7 @@ import type { Instruction } from '../../../src/core/workflow/schema';
 
 export interface TestContext extends StepContext {
 	readonly outputs: { stream: 'stdout' | 'stderr'; text: string }[];
+	readonly usage: { model: string; promptTokens: number; completionTokens: number }[];
 	readonly context: Map<string, unknown>;
 }
 
@@ -23,6 +24,7 @@ export async function makeContext(
 	const patterns = [...DEFAULT_SECRET_PATTERNS];
 	const context = new Map<string, unknown>();
 	const outputs: TestContext['outputs'] = [];
+	const usage: TestContext['usage'] = [];
 	return {
 		runId: 'test-run',
 		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
@@ -37,7 +39,11 @@ export async function makeContext(
 		secretPolicy: { patterns },
 		llm: undefined,
 		outputs,
+		usage,
 		context,
+		recordUsage(model, u) {
+			usage.push({ model, ...u });
+		},
 		output(stream, text) {
 			outputs.push({ stream, text });
 		},

@@ -10,11 +10,23 @@ export interface LlmSettings {
 	timeoutMs?: number;
 	/** Retries on 408/409/429/5xx and connection errors, with backoff and Retry-After; default 2. */
 	maxRetries?: number;
+	/** Per-role model overrides: planner, architect, coder, reviewer, tester, or a workspace agent's name. */
+	roleModels?: Record<string, string>;
+}
+
+/** Parses `planner=gpt-4o,coder=qwen2.5-coder` (QO_LLM_ROLE_MODELS) into role → model. */
+export function parseRoleModels(text: string | undefined): Record<string, string> {
+	const roles: Record<string, string> = {};
+	for (const pair of (text ?? '').split(',')) {
+		const eq = pair.indexOf('=');
+		if (eq > 0 && pair.slice(eq + 1).trim()) roles[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+	}
+	return roles;
 }
 
 /**
  * Settings from the environment, as the CLI reads them: QO_LLM_BASE_URL or OPENAI_BASE_URL, QO_LLM_MODEL (or
- * OPENAI_MODEL), QO_LLM_API_KEY or OPENAI_API_KEY. Undefined when no endpoint is set.
+ * OPENAI_MODEL), QO_LLM_API_KEY or OPENAI_API_KEY, QO_LLM_ROLE_MODELS (`role=model,...`). Undefined when no endpoint is set.
  */
 export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings | undefined {
 	const baseUrl = env.QO_LLM_BASE_URL || env.OPENAI_BASE_URL;
@@ -23,6 +35,7 @@ export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings | undefi
 		baseUrl,
 		model: env.QO_LLM_MODEL || env.OPENAI_MODEL || 'gpt-4o-mini',
 		apiKey: env.QO_LLM_API_KEY || env.OPENAI_API_KEY,
+		roleModels: parseRoleModels(env.QO_LLM_ROLE_MODELS),
 	};
 }
 
