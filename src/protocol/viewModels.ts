@@ -78,7 +78,7 @@ export const decisionViewSchema = z.object({
 	id: z.string(),
 	runId: z.string(),
 	stepId: z.string(),
-	kind: z.enum(['approval', 'in-doubt']),
+	kind: z.enum(['approval', 'in-doubt', 'proposal', 'budget', 'replan']),
 	reason: z.string(),
 	summary: z.string(),
 	type: z.string(),
@@ -93,6 +93,10 @@ export const decisionViewSchema = z.object({
 	cwd: z.string().optional(),
 	/** For file steps: the workspace-relative file whose before/after diff the host can open. */
 	file: z.string().optional(),
+	/** Files a proposal would change (the host opens their diffs). */
+	changedFiles: z.array(z.string()).optional(),
+	/** A plan diff, budget figures: shown as preformatted text. */
+	details: z.string().optional(),
 	requestedAt: z.number(),
 });
 export type DecisionView = z.infer<typeof decisionViewSchema>;

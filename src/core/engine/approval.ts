@@ -1,6 +1,6 @@
 // Approvals: why a step must be asked about before it runs, asking the host's prompter, journaling the answer.
 import { StepError } from '../errors';
-import type { DecisionRequest } from '../ports';
+import type { DecisionAnswer, DecisionRequest } from '../ports';
 import type { EscalationCheck } from '../policy/escalation';
 import type { Sandbox } from '../sandbox/types';
 import { approvalFor, type PlannedStep } from './plan';
@@ -63,22 +63,31 @@ export async function askDecision(
 		operation: ins.operation,
 		parameters: (params ?? {}) as Record<string, unknown>,
 	};
-	const events = run.services.events;
-	if (events.active) events.emit({ type: 'decision-requested', request });
-	const answer = await run.services.prompter.decide(request, run.signal);
-	if (events.active) events.emit({ type: 'decision-answered', runId: run.runId, id: request.id, answer });
-	run.journal.append({ t: 'decision', id: ins.id, approve: answer.approve, reason: answer.reason, kind });
-	if (run.signal.aborted) throw run.signal.reason;
-	if (!answer.approve) {
-		const who = answer.by === 'policy' ? 'not approved' : 'rejected by user';
-		throw new StepError('rejected', `${who}${answer.reason ? `: ${answer.reason}` : ''}`);
-	}
+	const answer = await requestDecision(run, request);
 	if (answer.parameters) {
 		const edited = parseParams(step, answer.parameters);
 		run.journal.append({ t: 'step-params', id: ins.id, parameters: answer.parameters });
 		return edited;
 	}
 	return params;
+}
+
+/**
+ * Puts a request to the host's prompter, announces it and its answer, journals the answer; resolves when approved,
+ * throws a 'rejected' StepError (or the run's abort reason) otherwise.
+ */
+export async function requestDecision(run: DecisionScope, request: DecisionRequest): Promise<DecisionAnswer> {
+	const events = run.services.events;
+	if (events.active) events.emit({ type: 'decision-requested', request });
+	const answer = await run.services.prompter.decide(request, run.signal);
+	if (events.active) events.emit({ type: 'decision-answered', runId: run.runId, id: request.id, answer });
+	run.journal.append({ t: 'decision', id: request.stepId, approve: answer.approve, reason: answer.reason, kind: request.kind });
+	if (run.signal.aborted) throw run.signal.reason;
+	if (!answer.approve) {
+		const who = answer.by === 'policy' ? 'not approved' : 'rejected by user';
+		throw new StepError('rejected', `${who}${answer.reason ? `: ${answer.reason}` : ''}`);
+	}
+	return answer;
 }
 
 function safeSummary(step: PlannedStep, params: unknown): string {

@@ -1,11 +1,13 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
-import type { DecisionRequest } from '../ports';
+import type { StepDecision } from '../handlers/types';
+import type { DecisionAnswer, DecisionRequest } from '../ports';
 import type { LlmUsage } from '../services/llm/client';
 import { costOf } from '../services/llm/pricing';
 import type { JournalRecord } from '../state/records';
+import type { Instruction } from '../workflow/schema';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
-import { approvalReason, askDecision, type ApprovalNeed } from './approval';
+import { approvalReason, askDecision, requestDecision, type ApprovalNeed } from './approval';
 import type { RunStatus, StepState } from './events';
 import type { Plan, PlannedStep } from './plan';
 import { PathLocks } from './pathLocks';
@@ -85,6 +87,34 @@ export class RunExecution {
 		this.journal.append({ t: 'usage', id: stepId, model, prompt: usage.promptTokens, completion: usage.completionTokens, cost: costUsd });
 		if (this.services.events.active) {
 			this.services.events.emit({ type: 'usage', runId: this.runId, id: stepId, model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd });
+		}
+	}
+
+	/** A decision a running step asks for (a proposed change, a budget pause): waiting while it is open, then running. */
+	async decideInStep(step: Instruction, attempt: number, ask: StepDecision, signal: AbortSignal): Promise<DecisionAnswer> {
+		const events = this.services.events;
+		const emit = (state: StepState, message?: string) => {
+			if (events.active) events.emit({ type: 'step', runId: this.runId, id: step.id, state, attempt, at: this.services.clock.now(), message });
+		};
+		emit('waiting', ask.reason);
+		const request: DecisionRequest = {
+			id: `${this.runId}:${step.id}:${++this.decisionSeq}`,
+			runId: this.runId,
+			stepId: step.id,
+			kind: ask.kind,
+			reason: ask.reason,
+			summary: ask.summary,
+			type: step.type,
+			operation: step.operation,
+			parameters: ask.parameters ?? step.parameters,
+			...(ask.rule ? { rule: ask.rule } : {}),
+			...(ask.changes ? { changes: ask.changes } : {}),
+			...(ask.details ? { details: ask.details } : {}),
+		};
+		try {
+			return await requestDecision({ runId: this.runId, services: this.services, journal: this.journal, signal }, request);
+		} finally {
+			if (!signal.aborted) emit('running');
 		}
 	}
 

@@ -1,6 +1,7 @@
 // A step's view of its run (the StepContext handlers get), and the small helpers the step lifecycle shares.
 import { StepError } from '../errors';
-import type { StepContext, Touches, WorkspaceFs } from '../handlers/types';
+import type { StepContext, StepDecision, Touches, WorkspaceFs } from '../handlers/types';
+import type { DecisionAnswer } from '../ports';
 import type { LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
 import type { StepState } from './events';
@@ -31,6 +32,7 @@ export interface StepHost {
 	readonly context: Map<string, unknown>;
 	setContext(key: string, value: unknown): void;
 	recordUsage(stepId: string, model: string, usage: LlmUsage): void;
+	decideInStep(step: Instruction, attempt: number, request: StepDecision, signal: AbortSignal): Promise<DecisionAnswer>;
 }
 
 /** What an operation runs with: one per attempt, its WorkspaceFs made on first use. */
@@ -71,6 +73,9 @@ export class StepCtx implements StepContext {
 	}
 	recordUsage(model: string, usage: LlmUsage): void {
 		this.run.recordUsage(this.step.id, model, usage);
+	}
+	decide(request: StepDecision): Promise<DecisionAnswer> {
+		return this.run.decideInStep(this.step, this.attempt, request, this.signal);
 	}
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;

@@ -1,6 +1,6 @@
 // What a handler is: a type with operations, each declaring its parameters (zod), its effects and how it runs.
 import type { z } from 'zod';
-import type { Logger } from '../ports';
+import type { DecisionAnswer, DecisionKind, Logger, ProposedChange } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
@@ -60,11 +60,30 @@ export interface StepContext {
 	readonly llm: LlmClient | undefined;
 	/** Counts an LLM response's tokens (and cost, where the model's price is known) against this step and the run. */
 	recordUsage(model: string, usage: LlmUsage): void;
+	/**
+	 * Pauses the step for a person (it shows as waiting; the request joins the decision queue) and resolves with the
+	 * answer when approved; throws a 'rejected' StepError when not, or the abort reason when the run stops.
+	 */
+	decide(request: StepDecision): Promise<DecisionAnswer>;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
 	/** Set a global context key (util set_context); persisted with the run. */
 	setContext(key: string, value: unknown): void;
 	getContext(key: string): unknown;
+}
+
+/** What a step asks a person mid-run: apply a proposed change, pass a budget threshold... */
+export interface StepDecision {
+	kind: DecisionKind;
+	/** Why it asks, one line. */
+	reason: string;
+	/** What approving does, one line. */
+	summary: string;
+	rule?: string;
+	changes?: ProposedChange[];
+	details?: string;
+	/** Shown with the decision (default: the step's parameters). */
+	parameters?: Record<string, unknown>;
 }
 
 export interface SecretPolicy {

@@ -8,13 +8,25 @@ export interface Logger {
 
 export const nullLogger: Logger = { log() {} };
 
+/**
+ * approval: requires_approval or policy; in-doubt: an exec step interrupted by a crash; proposal: a change a step
+ * worked out (an llm fix, an agent's edit) to apply or not; budget: a pause threshold reached; replan: a changed plan.
+ */
+export type DecisionKind = 'approval' | 'in-doubt' | 'proposal' | 'budget' | 'replan';
+
+/** A file change a decision would apply: its text now and after (null: absent). */
+export interface ProposedChange {
+	path: string;
+	before: string | null;
+	after: string | null;
+}
+
 /** What a paused step asks of the user. */
 export interface DecisionRequest {
 	id: string;
 	runId: string;
 	stepId: string;
-	/** approval: requires_approval or policy; in-doubt: an exec step interrupted by a crash. */
-	kind: 'approval' | 'in-doubt';
+	kind: DecisionKind;
 	/** Why it needs a decision, in one line. */
 	reason: string;
 	/** The escalation-policy rule that asked (absent when the step itself or the sandbox asked); can be always-allowed. */
@@ -25,6 +37,10 @@ export interface DecisionRequest {
 	operation: string;
 	/** The parameters the step will run with, after substitution. */
 	parameters: Record<string, unknown>;
+	/** Files the decision would change, for diff previews. */
+	changes?: ProposedChange[];
+	/** More to read before answering: a plan's diff, budget figures. Plain text, several lines. */
+	details?: string;
 }
 
 export interface DecisionAnswer {

@@ -325,5 +325,10 @@ export function decisionView(request: DecisionRequest, now: number): DecisionVie
 	} else if (request.type === 'file' && FILE_OPS.has(request.operation) && typeof p.path === 'string') {
 		view.file = typeof p.to === 'string' ? p.to : p.path;
 	}
+	if (request.changes?.length) {
+		view.changedFiles = request.changes.map((c) => c.path);
+		view.file ??= request.changes[0].path;
+	}
+	if (request.details) view.details = request.details;
 	return view;
 }

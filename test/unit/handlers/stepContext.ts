@@ -1,5 +1,8 @@
 // A real StepContext for handler tests: a real sandbox on a temp workspace, a caller-supplied WorkspaceFs.
-import type { Handler, StepContext, WorkspaceFs } from '../../../src/core/handlers/types';
+import { StepError } from '../../../src/core/errors';
+import type { Handler, StepContext, StepDecision, WorkspaceFs } from '../../../src/core/handlers/types';
+import type { DecisionAnswer } from '../../../src/core/ports';
+import type { LlmClient } from '../../../src/core/services/llm/client';
 import { nullLogger } from '../../../src/core/ports';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from '../../../src/core/sandbox/env';
 import { createSandbox } from '../../../src/core/sandbox/paths';
@@ -7,6 +10,7 @@ import type { Instruction } from '../../../src/core/workflow/schema';
 
 export interface TestContext extends StepContext {
 	readonly outputs: { stream: 'stdout' | 'stderr'; text: string }[];
+	readonly decisions: StepDecision[];
 	readonly usage: { model: string; promptTokens: number; completionTokens: number }[];
 	readonly context: Map<string, unknown>;
 }
@@ -18,13 +22,22 @@ export const noFs: WorkspaceFs = new Proxy({} as WorkspaceFs, {
 
 export async function makeContext(
 	workspace: string,
-	opts: { fs?: WorkspaceFs; signal?: AbortSignal; env?: NodeJS.ProcessEnv; step?: Partial<Instruction> } = {},
+	opts: {
+		fs?: WorkspaceFs;
+		signal?: AbortSignal;
+		env?: NodeJS.ProcessEnv;
+		step?: Partial<Instruction>;
+		llm?: LlmClient;
+		/** How decide() answers (default: approve). */
+		decide?: (request: StepDecision) => DecisionAnswer | undefined;
+	} = {},
 ): Promise<TestContext> {
 	const sandbox = await createSandbox(workspace);
 	const patterns = [...DEFAULT_SECRET_PATTERNS];
 	const context = new Map<string, unknown>();
 	const outputs: TestContext['outputs'] = [];
 	const usage: TestContext['usage'] = [];
+	const decisions: StepDecision[] = [];
 	return {
 		runId: 'test-run',
 		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
@@ -37,10 +50,17 @@ export async function makeContext(
 		env: scrubEnv(opts.env ?? process.env, { patterns }).env,
 		hostEnv: opts.env ?? process.env,
 		secretPolicy: { patterns },
-		llm: undefined,
+		llm: opts.llm,
 		outputs,
 		usage,
 		context,
+		async decide(request) {
+			decisions.push(request);
+			const answer = opts.decide?.(request) ?? { approve: true };
+			if (!answer.approve) throw new StepError('rejected', `rejected by user${answer.reason ? `: ${answer.reason}` : ''}`);
+			return answer;
+		},
+		decisions,
 		recordUsage(model, u) {
 			usage.push({ model, ...u });
 		},

@@ -24,6 +24,15 @@ interface Editor {
 	error: HTMLElement;
 }
 
+/** How each kind of decision is named on its card. */
+const KIND_LABEL: Record<DecisionView['kind'], { badge: string; aria: string }> = {
+	approval: { badge: 'approval', aria: 'Approval' },
+	'in-doubt': { badge: 'in doubt', aria: 'In-doubt step' },
+	proposal: { badge: 'proposed change', aria: 'Proposed change' },
+	budget: { badge: 'budget', aria: 'Budget pause' },
+	replan: { badge: 'new plan', aria: 'Changed plan' },
+};
+
 export class DecisionCard {
 	readonly el: HTMLElement;
 	private decision: DecisionView;
@@ -89,8 +98,8 @@ export class DecisionCard {
 		if (signature === this.signature) return;
 		this.signature = signature;
 		this.el.dataset.decisionId = decision.id;
-		this.el.setAttribute('aria-label', `${decision.kind === 'in-doubt' ? 'In-doubt step' : 'Approval'}: ${decision.summary}`);
-		setBadge(this.kind, decision.kind === 'in-doubt' ? 'in doubt' : 'approval', `decision-kind kind-${decision.kind}`);
+		this.el.setAttribute('aria-label', `${KIND_LABEL[decision.kind].aria}: ${decision.summary}`);
+		setBadge(this.kind, KIND_LABEL[decision.kind].badge, `decision-kind kind-${decision.kind}`);
 		this.info.replaceChildren(...this.describe(decision));
 		setHidden(this.alwaysAllowBox, decision.rule === undefined);
 		if (decision.rule) {
@@ -234,7 +243,9 @@ export class DecisionCard {
 			nodes.push(h('pre', { className: 'decision-command' }, h('code', { text: d.command })));
 			if (d.cwd !== undefined) nodes.push(h('div', { className: 'decision-cwd' }, 'in ', h('code', { text: d.cwd })));
 		}
-		if (d.file !== undefined) nodes.push(h('div', { className: 'decision-file' }, 'file ', h('code', { text: d.file })));
+		if (d.changedFiles && d.changedFiles.length > 1) nodes.push(h('div', { className: 'decision-file' }, 'files ', h('code', { text: d.changedFiles.join(', ') })));
+		else if (d.file !== undefined) nodes.push(h('div', { className: 'decision-file' }, 'file ', h('code', { text: d.file })));
+		if (d.details !== undefined) nodes.push(h('pre', { className: 'decision-details' }, h('code', { text: d.details })));
 		if (d.rule !== undefined) nodes.push(h('div', { className: 'decision-rule' }, 'rule ', h('code', { text: d.rule })));
 		nodes.push(parametersView(d.parameters));
 		return nodes;
