@@ -5,6 +5,8 @@ import type { RunStatus } from '../core/engine/events';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
+import { describeUsage } from '../core/engine/budget';
+import { parsePrices } from '../core/services/llm/pricing';
 import { llmClientFromEnv } from '../core/services/llm/settings';
 import { formatDuration, type DisplayMode, type RunDisplay } from './display';
 import { TtyPrompter } from './prompter';
@@ -63,6 +65,7 @@ export class Cli {
 			workspace: g.workspace ?? process.cwd(),
 			prompter,
 			llm: await llmClientFromEnv(process.env),
+			prices: parsePrices(process.env.QO_LLM_PRICES, (m) => this.err(`warning: ${m}`)),
 			logger: this.logger(g.verbose ?? false, mode),
 			// The same default escalation policy as the extension's: risky commands and deletions ask first.
 			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),
@@ -106,11 +109,12 @@ export class Cli {
 		display.finish();
 		const c = result.counts;
 		if (mode === 'json') {
-			this.out(JSON.stringify({ type: 'result', runId: result.runId, status: result.status, durationMs: result.durationMs, counts: c, message: result.message }));
+			this.out(JSON.stringify({ type: 'result', runId: result.runId, status: result.status, durationMs: result.durationMs, counts: c, message: result.message, usage: result.usage }));
 		} else {
 			const parts = (['succeeded', 'failed', 'skipped', 'cancelled'] as const).filter((k) => c[k]).map((k) => `${c[k]} ${k}`);
 			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
 			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message.replace(/\n/g, '\n    ')}`);
+			if (result.usage) for (const line of describeUsage(result.usage)) this.out(`  ${line}`);
 			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
 				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
 			} else if (result.status === 'succeeded') {

@@ -83,6 +83,9 @@ export class RunDisplay {
 			case 'concurrency':
 				if (this.mode !== 'quiet') this.line(`concurrency now ${event.limit}: ${event.reason}`);
 				break;
+			case 'budget':
+				if (this.mode !== 'quiet' || event.level === 'stop') this.line(`budget ${event.level}: ${event.message}`);
+				break;
 			case 'rollback-finished':
 				if (this.mode !== 'quiet') {
 					this.line(`Rolled back ${event.runId}: ${event.restored} restored, ${event.removed} removed, ${event.compensations} undo commands`);

@@ -47,8 +47,8 @@ export function buildProgram(cli: Cli): Command {
 			const settings = { concurrency: o.concurrency, mode: o.mode, onFailure: o.onFailure };
 			if (o.dryRun) {
 				const plan = await engine.plan(workflow, settings);
-				if (o.json) cli.out(JSON.stringify(planJson(plan, (s) => engine.approvalOf(s))));
-				else printPlan(plan, (l) => cli.out(l), (s) => engine.approvalOf(s));
+				if (o.json) cli.out(JSON.stringify(planJson(plan, engine.planLookups())));
+				else printPlan(plan, (l) => cli.out(l), engine.planLookups());
 				return;
 			}
 			engine.events.on(display.handle);
@@ -99,8 +99,8 @@ export function buildProgram(cli: Cli): Command {
 			const engine = await cli.engine(globals(), rejectAll);
 			const workflow = await engine.load(file, { variables: parseVars(o.var) });
 			const plan = await engine.plan(workflow, { concurrency: o.concurrency, mode: o.mode });
-			if (o.json) cli.out(JSON.stringify(planJson(plan, (s) => engine.approvalOf(s))));
-			else printPlan(plan, (l) => cli.out(l), (s) => engine.approvalOf(s));
+			if (o.json) cli.out(JSON.stringify(planJson(plan, engine.planLookups())));
+			else printPlan(plan, (l) => cli.out(l), engine.planLookups());
 		});
 
 	program

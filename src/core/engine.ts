@@ -17,6 +17,9 @@ import type { SecretPolicy } from './handlers/types';
 import { nullLogger, rejectAll, systemClock, type Clock, type DecisionPrompter, type Logger } from './ports';
 import type { EscalationCheck } from './policy/escalation';
 import type { LlmClient } from './services/llm/client';
+import type { ModelPrice } from './services/llm/pricing';
+import { DEFAULT_MODEL } from './services/llm/settings';
+import { estimateStepUsage, type PlanLookups } from './engine/planReport';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from './sandbox/env';
 import { createSandbox } from './sandbox/paths';
 import type { Sandbox, SandboxPolicy } from './sandbox/types';
@@ -61,6 +64,8 @@ export interface EngineOptions {
 	escalation?: EscalationCheck;
 	/** The LLM endpoint for `llm` steps; without one they fail saying how to configure it. */
 	llm?: LlmClient;
+	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting and projections. */
+	prices?: Readonly<Record<string, ModelPrice>>;
 }
 
 export interface Checkpoints {
@@ -88,6 +93,8 @@ export interface Engine {
 	plan(workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan>;
 	/** Why a planned step will ask before it runs (its own flag, the sandbox or the escalation policy), if it will. */
 	approvalOf(step: PlannedStep): ApprovalNeed | undefined;
+	/** The escalation policy and expected LLM use of planned steps, for plan previews (printPlan, planJson). */
+	planLookups(): PlanLookups;
 	run(workflow: Workflow, opts?: RunOptions): Promise<RunResult>;
 	resume(runId?: string, opts?: ResumeOptions): Promise<RunResult>;
 	rollback(runId?: string, opts?: { force?: boolean }): Promise<RollbackResult & { runId: string }>;
@@ -141,10 +148,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		loadProbe: () => loadavg()[0] / cores,
 		escalation: opts.escalation,
 		llm: opts.llm,
+		prices: opts.prices,
 	};
 	const parseOptions = { registry, env, workspace: sandbox.root };
 	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };
 	const checkpointContext = { workspace: sandbox.root, stateDir, sandbox };
+	const approvalOf = (step: PlannedStep): ApprovalNeed | undefined =>
+		// A step whose parameters are known only at run time is judged on what the plan knows (touches as written).
+		step.dynamic
+			? step.approval
+				? { reason: step.approval }
+				: escalationNeed(opts.escalation, step)
+			: approvalReason(step, step.staticParams, false, sandbox, opts.escalation);
 
 	return {
 		events,
@@ -158,13 +173,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			return workflow;
 		},
 		plan: (workflow, settings) => planWithDurations(ctx, workflow, settings),
-		approvalOf: (step) =>
-			// A step whose parameters are known only at run time is judged on what the plan knows (touches as written).
-			step.dynamic
-				? step.approval
-					? { reason: step.approval }
-					: escalationNeed(opts.escalation, step)
-				: approvalReason(step, step.staticParams, false, sandbox, opts.escalation),
+		approvalOf,
+		planLookups() {
+			return {
+				approvalOf,
+				usageOf: (step) => estimateStepUsage(step, opts.llm?.model ?? DEFAULT_MODEL, opts.prices),
+			};
+		},
 		run: (workflow, runOpts) => startRun(ctx, workflow, runOpts),
 		resume: (given, resumeOpts) => resumeRun(ctx, given, resumeOpts),
 		async rollback(given, rbOpts = {}) {

@@ -79,6 +79,7 @@ export type StepErrorCode =
 	| 'exists'
 	| 'parameters'
 	| 'disk-full'
+	| 'budget'
 	| 'io';
 
 /** A step's operation failed; the scheduler records it and applies retry / on_failure. */
@@ -88,7 +89,7 @@ export class StepError extends QoErrorBase<StepErrorCode> {
 	readonly permanent: boolean;
 	constructor(code: StepErrorCode, message: string, opts: { permanent?: boolean; location?: ErrorLocation } = {}) {
 		super(code, message, opts.location);
-		this.permanent = opts.permanent ?? (code === 'parameters' || code === 'rejected');
+		this.permanent = opts.permanent ?? (code === 'parameters' || code === 'rejected' || code === 'budget');
 	}
 	static is(err: unknown, code?: StepErrorCode): err is StepError {
 		return err instanceof StepError && (code === undefined || err.code === code);

@@ -142,7 +142,7 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 			if (!loaded) return undefined;
 			const plan = await loaded.engine.plan(loaded.workflow);
 			const lines: string[] = [];
-			printPlan(plan, (l) => lines.push(l), (s) => loaded.engine.approvalOf(s));
+			printPlan(plan, (l) => lines.push(l), loaded.engine.planLookups());
 			await openVirtual(previews, `/plan/${vscode.workspace.asRelativePath(uri)}.plan.txt`, lines.join('\n') + '\n');
 			return plan.steps.length;
 		},

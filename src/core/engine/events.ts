@@ -60,6 +60,19 @@ export type EngineEvent =
 			/** USD, when the model's price is known. */
 			costUsd?: number;
 	  }
+	| {
+			type: 'budget';
+			runId: string;
+			/** The step whose use (or start) reached the threshold. */
+			id?: string;
+			scope: 'run' | 'step' | 'agent';
+			name: string;
+			metric: 'tokens' | 'cost_usd' | 'wall_ms';
+			level: 'warn' | 'pause' | 'stop';
+			value: number;
+			limit: number;
+			message: string;
+	  }
 	| { type: 'decision-requested'; request: DecisionRequest }
 	| { type: 'decision-answered'; runId: string; id: string; answer: DecisionAnswer }
 	| { type: 'concurrency'; runId: string; limit: number; reason: string }
@@ -70,6 +83,8 @@ export type EngineEvent =
 			durationMs: number;
 			counts: Partial<Record<StepState, number>>;
 			message?: string;
+			/** LLM use over the run, when it made any calls. */
+			usage?: RunUsage;
 	  }
 	| { type: 'rollback-started'; runId: string; files: number }
 	| {
@@ -81,6 +96,17 @@ export type EngineEvent =
 			compensations: number;
 	  }
 	| { type: 'log'; level: LogLevel; scope: string; message: string };
+
+/** LLM tokens and cost of a run, in all and per agent. */
+export interface RunUsage {
+	promptTokens: number;
+	completionTokens: number;
+	costUsd: number;
+	/** Calls to models without a known price: their tokens count, their cost does not. */
+	unpricedCalls: number;
+	calls: number;
+	agents?: Record<string, { promptTokens: number; completionTokens: number; costUsd: number; calls: number }>;
+}
 
 export type EngineEventListener = (event: EngineEvent) => void;
 

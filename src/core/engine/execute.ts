@@ -108,6 +108,7 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 			skipped: outcome.counts.skipped ?? 0,
 			cancelled: outcome.counts.cancelled ?? 0,
 		},
+		...(outcome.usage ? { usage: outcome.usage } : {}),
 	};
 	await writeRunSummary(stateDir, summary).catch((err) => services.logger.log('warn', 'state', describeError(err)));
 	if (await gcDue(ctx)) await collectGarbage(stateDir, ctx.gc, { keep: [runId] }).then(
@@ -118,7 +119,15 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 		(err) => services.logger.log('warn', 'gc', describeError(err)),
 	);
 	if (events.active) {
-		events.emit({ type: 'run-finished', runId, status: outcome.status, durationMs: outcome.durationMs, counts: outcome.counts, message: outcome.message });
+		events.emit({
+			type: 'run-finished',
+			runId,
+			status: outcome.status,
+			durationMs: outcome.durationMs,
+			counts: outcome.counts,
+			message: outcome.message,
+			...(outcome.usage ? { usage: outcome.usage } : {}),
+		});
 	}
 	return { ...outcome, runId, rollback: rolledBack };
 }

@@ -1,14 +1,75 @@
 // A plan as people read it (`qo plan`, the extension's Plan command): the DAG by level, the critical path, and what
 // each step will touch, as text or JSON.
 import type { ApprovalNeed } from './approval';
+import { formatMetric } from './budget';
+import { costOf, type ModelPrice } from '../services/llm/pricing';
 import type { Plan, PlannedStep } from './plan';
 
 /** Why a step will ask before it runs; the default knows only the step's own flag and the sandbox. */
 export type ApprovalLookup = (step: PlannedStep) => ApprovalNeed | undefined;
 
+/** A step's expected LLM use: tokens, and USD where the model's price is known. */
+export interface UsageEstimate {
+	model: string;
+	tokens: number;
+	costUsd?: number;
+	/** The parameters are known only at run time: a rough default. */
+	rough?: boolean;
+}
+
+/** What the engine knows beyond the plan itself: the escalation policy and the LLM's expected use. */
+export interface PlanLookups {
+	approvalOf?: ApprovalLookup;
+	usageOf?: (step: PlannedStep) => UsageEstimate | undefined;
+}
+
+/** Rough LLM use of steps whose parameters are known only at run time, or whose operation cannot tell, by type. */
+const ROUGH_TOKENS: Record<string, number> = { llm: 1500, agent: 20_000 };
+
+/** A step's expected LLM use, from its operation's estimate or, failing that, a rough figure for its type. */
+export function estimateStepUsage(step: PlannedStep, defaultModel: string, prices?: Readonly<Record<string, ModelPrice>>): UsageEstimate | undefined {
+	let est: ReturnType<NonNullable<PlannedStep['op']['estimateUsage']>>;
+	if (!step.dynamic) {
+		try {
+			est = step.op.estimateUsage?.(step.staticParams as never);
+		} catch {
+			est = undefined;
+		}
+	}
+	if (est) {
+		const model = est.model ?? defaultModel;
+		return { model, tokens: est.promptTokens + est.completionTokens, costUsd: costOf(model, est, prices) };
+	}
+	const rough = ROUGH_TOKENS[step.instruction.type];
+	if (rough === undefined && !step.op.estimateUsage) return undefined;
+	const tokens = rough ?? ROUGH_TOKENS.llm;
+	const model = typeof step.instruction.parameters.model === 'string' ? step.instruction.parameters.model : defaultModel;
+	// Assume a third of it is the answer, as a typical call is mostly prompt.
+	const completionTokens = Math.round(tokens / 3);
+	return { model, tokens, costUsd: costOf(model, { promptTokens: tokens - completionTokens, completionTokens }, prices), rough: true };
+}
+
 const ownApproval: ApprovalLookup = (s) => (s.approval ? { reason: s.approval } : undefined);
 
-export function planJson(plan: Plan, approvalOf: ApprovalLookup = ownApproval) {
+/** The projected LLM use of a plan's steps, summed. */
+export function projectUsage(plan: Plan, usageOf: PlanLookups['usageOf']) {
+	const steps: ({ id: string } & UsageEstimate)[] = [];
+	for (const s of plan.steps) {
+		const u = usageOf?.(s);
+		if (u) steps.push({ id: s.instruction.id, ...u });
+	}
+	return {
+		steps,
+		tokens: steps.reduce((n, s) => n + s.tokens, 0),
+		costUsd: steps.reduce((n, s) => n + (s.costUsd ?? 0), 0),
+		unpriced: steps.filter((s) => s.costUsd === undefined).length,
+		rough: steps.some((s) => s.rough),
+	};
+}
+
+export function planJson(plan: Plan, lookups: PlanLookups = {}) {
+	const approvalOf = lookups.approvalOf ?? ownApproval;
+	const usage = projectUsage(plan, lookups.usageOf);
 	return {
 		workflow: plan.workflow.name,
 		file: plan.workflow.file,
@@ -29,13 +90,16 @@ export function planJson(plan: Plan, approvalOf: ApprovalLookup = ownApproval) {
 			approval: approvalOf(s)?.reason ?? null,
 			runIf: s.instruction.run_if ?? 'success',
 		})),
+		projectedUsage: usage.steps.length ? usage : null,
+		budget: plan.workflow.settings.budget ?? null,
 	};
 }
 
 /** Levels with more steps than this are shortened in the text view. */
 const PER_LEVEL = 50;
 
-export function printPlan(plan: Plan, print: (line: string) => void, approvalOf: ApprovalLookup = ownApproval): void {
+export function printPlan(plan: Plan, print: (line: string) => void, lookups: PlanLookups = {}): void {
+	const approvalOf = lookups.approvalOf ?? ownApproval;
 	const { graph, settings, workflow } = plan;
 	print(`Plan for ${workflow.name}${workflow.file ? ` (${workflow.file})` : ''}`);
 	print(`  ${plan.steps.length} steps in ${graph.levelCount} levels; ${settings.mode}, up to ${settings.concurrency} at once; on failure: ${settings.onFailure}`);
@@ -75,6 +139,21 @@ export function printPlan(plan: Plan, print: (line: string) => void, approvalOf:
 	if (approvals.length) {
 		print(`Needs approval (!):`);
 		for (const a of approvals) print(`  ${a}`);
+	}
+	const usage = projectUsage(plan, lookups.usageOf);
+	if (usage.steps.length) {
+		const models = [...new Set(usage.steps.map((s) => s.model))].join(', ');
+		const cost = usage.unpriced === usage.steps.length ? 'cost unknown (no price for the model)' : `${usage.rough ? '~' : ''}${formatMetric('cost_usd', usage.costUsd)}${usage.unpriced ? ` + ${usage.unpriced} step(s) without a known price` : ''}`;
+		print(`LLM use (projected): ${usage.rough ? '~' : ''}${formatMetric('tokens', usage.tokens)} in ${usage.steps.length} step${usage.steps.length === 1 ? '' : 's'}, ${cost} (${models})`);
+	}
+	const budget = plan.workflow.settings.budget;
+	if (budget) {
+		const parts = (['tokens', 'cost_usd', 'wall_ms'] as const).flatMap((m) => {
+			const l = budget[m];
+			if (!l) return [];
+			return [`${m}: ${(['warn', 'pause', 'stop'] as const).filter((k) => l[k] !== undefined).map((k) => `${k} ${formatMetric(m, l[k] as number)}`).join(', ')}`];
+		});
+		print(`Budget: ${parts.join('; ')}`);
 	}
 	print('(* on the critical path)');
 }

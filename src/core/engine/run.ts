@@ -2,11 +2,13 @@
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
 import type { StepDecision } from '../handlers/types';
 import type { DecisionAnswer, DecisionRequest } from '../ports';
-import type { LlmUsage } from '../services/llm/client';
+import type { LlmClient, LlmUsage } from '../services/llm/client';
 import { costOf } from '../services/llm/pricing';
 import type { JournalRecord } from '../state/records';
 import type { Instruction } from '../workflow/schema';
 import { substitute, type SubstitutionScope } from '../workflow/substitute';
+import type { Spend } from './budget';
+import { RunBudget } from './runBudget';
 import { approvalReason, askDecision, requestDecision, type ApprovalNeed } from './approval';
 import type { RunStatus, StepState } from './events';
 import type { Plan, PlannedStep } from './plan';
@@ -41,6 +43,9 @@ export class RunExecution {
 	private decisionSeq = 0;
 	private readonly locks = new PathLocks();
 	private pureEnds: Extract<JournalRecord, { t: 'step-ends' }>['items'] = [];
+	private readonly budget: RunBudget;
+	/** Why the run was stopped from inside (a budget's stop threshold); the run then ends failed, not cancelled. */
+	private stopMessage: string | undefined;
 
 	constructor(private readonly inputs: RunInputs) {
 		this.runId = inputs.runId;
@@ -53,6 +58,18 @@ export class RunExecution {
 		if (inputs.outputs) for (const [i, out] of inputs.outputs) this.outputs[i] = out;
 		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
 		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
+		this.budget = new RunBudget(
+			{
+				runId: this.runId,
+				services: this.services,
+				journal: this.journal,
+				decideInStep: (step, attempt, request, signal) => this.decideInStep(step, attempt, request, signal),
+				stopRun: (message) => this.stopRun(message),
+			},
+			this.plan.workflow.settings,
+			this.plan.workflow.instructions,
+			this.services.clock.now(),
+		);
 		const indexOf = this.plan.graph.indexOf;
 		this.scope = {
 			vars: this.plan.workflow.variables,
@@ -81,13 +98,28 @@ export class RunExecution {
 		this.journal.append({ t: 'context', key, value });
 	}
 
-	/** An LLM response's tokens and cost, counted against the step and the run, and announced. */
+	/** An LLM response's tokens and cost, counted against the step, its agent and the run (once), and announced. */
 	recordUsage(stepId: string, model: string, usage: LlmUsage): void {
-		const costUsd = costOf(model, usage, this.services.prices);
-		this.journal.append({ t: 'usage', id: stepId, model, prompt: usage.promptTokens, completion: usage.completionTokens, cost: costUsd });
-		if (this.services.events.active) {
-			this.services.events.emit({ type: 'usage', runId: this.runId, id: stepId, model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd });
-		}
+		this.budget.record(stepId, model, usage);
+	}
+
+	/** The run's LLM client as one step attempt sees it: budget-gated, reserving, recording. */
+	llmFor(step: Instruction, attempt: number, signal: AbortSignal): LlmClient | undefined {
+		const llm = this.services.llm;
+		return llm && this.budget.wrap(llm, step, attempt, signal);
+	}
+
+	/** Attributes a step's further LLM use to an agent (for per-agent accounting and budgets). */
+	setAgent(stepId: string, agent: string): void {
+		this.budget.setAgent(stepId, agent);
+	}
+
+	/** Stops the run from inside: running steps are aborted, the rest cancelled, and the run ends failed. */
+	stopRun(message: string): void {
+		if (this.stopMessage !== undefined) return;
+		this.stopMessage = message;
+		this.services.logger.log('warn', 'run', `stopping the run: ${message}`);
+		this.controller.abort(new StepError('budget', message));
 	}
 
 	/** A decision a running step asks for (a proposed change, a budget pause): waiting while it is open, then running. */
@@ -149,6 +181,7 @@ export class RunExecution {
 				}
 			}
 		}
+		this.budget.start();
 		const result = await runScheduler(
 			{
 				count: n,
@@ -180,6 +213,7 @@ export class RunExecution {
 				nameOf: (i) => plan.steps[i].instruction.id,
 			},
 		);
+		this.budget.stop();
 		this.flushPureEnds();
 		const counts: Partial<Record<StepState, number>> = {};
 		for (let i = 0; i < n; i++) {
@@ -187,7 +221,8 @@ export class RunExecution {
 			counts[st] = (counts[st] ?? 0) + 1;
 		}
 		let status: RunStatus = 'succeeded';
-		if (result.cancelled) status = 'cancelled';
+		if (this.stopMessage !== undefined) status = 'failed';
+		else if (result.cancelled) status = 'cancelled';
 		else if (this.failedForOtherReasons > 0) status = 'failed';
 		else if (this.rejected > 0) status = 'rejected';
 		const durationMs = services.clock.now() - started;
@@ -196,8 +231,9 @@ export class RunExecution {
 			statuses: result.status,
 			counts,
 			durationMs,
-			message: result.cancelled ? 'the run was cancelled' : this.firstMessage,
+			message: this.stopMessage ?? (result.cancelled ? 'the run was cancelled' : this.firstMessage),
 			durations: this.durations,
+			usage: this.budget.usage(),
 		};
 	}
 
@@ -270,6 +306,8 @@ export class RunExecution {
 			step.touches.writes.length === 0 &&
 			ins.retry === undefined &&
 			ins.timeout_ms === undefined &&
+			ins.budget === undefined &&
+			!this.budget.watchesStarts &&
 			!this.inputs.editedParams?.has(step.index) &&
 			!this.inputs.inDoubt?.has(step.index)
 		);
@@ -285,6 +323,7 @@ export class RunExecution {
 			const inDoubt = this.inputs.inDoubt?.has(i) ?? false;
 			const need = approvalReason(step, params, inDoubt, this.services.sandbox, this.services.escalation);
 			if (need) params = await this.decide(i, need, params, inDoubt ? 'in-doubt' : 'approval');
+			if (this.budget.watchesStarts) await this.budget.gate(step.instruction, 0, this.expectedUse(step, params), this.signal);
 		} catch (err) {
 			// A rejected step did not run: the time a person took to decide is not its duration.
 			return this.fail(i, 0, StepError.is(err, 'rejected') ? this.services.clock.now() : started, err);
@@ -338,21 +377,32 @@ export class RunExecution {
 		if (this.services.events.active) this.emitStep(step.index, 'running', attempt);
 		if (this.signal.aborted) throw this.signal.reason;
 		const timeout = ins.timeout_ms;
-		if (!timeout) return step.op.run(params as never, new StepCtx(this, ins, attempt, this.signal));
-		const timer = new AbortController();
-		const signal = AbortSignal.any([this.signal, timer.signal]);
-		const handle = setTimeout(() => timer.abort(new StepError('timeout', `timed out after ${timeout} ms`)), timeout);
+		if (!timeout && !ins.budget?.wall_ms) return step.op.run(params as never, new StepCtx(this, ins, attempt, this.signal));
+		// The step's own abort: its timeout, or its wall-time budget's stop (or a rejected pause).
+		const own = new AbortController();
+		const signal = AbortSignal.any([this.signal, own.signal]);
+		const handle = timeout ? setTimeout(() => own.abort(new StepError('timeout', `timed out after ${timeout} ms`)), timeout) : undefined;
+		const unwatch = this.budget.watch(ins, attempt, signal, (reason) => own.abort(reason));
 		try {
 			return await Promise.race([
 				step.op.run(params as never, new StepCtx(this, ins, attempt, signal)),
 				new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
 			]);
 		} catch (err) {
-			if (timer.signal.aborted && !this.signal.aborted) throw timer.signal.reason;
+			if (own.signal.aborted && !this.signal.aborted) throw own.signal.reason;
 			throw err;
 		} finally {
 			clearTimeout(handle);
+			unwatch();
 		}
+	}
+
+	/** What a step is expected to spend on LLM calls, for the budget check before it starts. */
+	private expectedUse(step: PlannedStep, params: unknown): Spend {
+		const est = step.op.estimateUsage?.(params as never);
+		if (!est) return { tokens: 0, costUsd: 0 };
+		const model = est.model ?? this.services.llm?.model ?? '';
+		return { tokens: est.promptTokens + est.completionTokens, costUsd: costOf(model, est, this.services.prices) ?? 0 };
 	}
 
 	private succeed(i: number, attempt: number, t0: number, output: unknown): Outcome {

@@ -6,7 +6,7 @@ import type { ModelPrice } from '../services/llm/pricing';
 import type { Clock, DecisionPrompter, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
-import type { EventStream, RunStatus, StepState } from './events';
+import type { EventStream, RunStatus, RunUsage, StepState } from './events';
 import type { Plan } from './plan';
 
 /** The part of the journal a run writes to. */
@@ -68,4 +68,6 @@ export interface RunOutcome {
 	message?: string;
 	/** Step durations (ms) measured in this run, by index, NaN where not run. */
 	durations: Float64Array;
+	/** LLM tokens and cost, when the run made calls. */
+	usage?: RunUsage;
 }

@@ -2,7 +2,7 @@
 import { StepError } from '../errors';
 import type { StepContext, StepDecision, Touches, WorkspaceFs } from '../handlers/types';
 import type { DecisionAnswer } from '../ports';
-import type { LlmUsage } from '../services/llm/client';
+import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
 import type { StepState } from './events';
 import type { PlannedStep } from './plan';
@@ -32,6 +32,7 @@ export interface StepHost {
 	readonly context: Map<string, unknown>;
 	setContext(key: string, value: unknown): void;
 	recordUsage(stepId: string, model: string, usage: LlmUsage): void;
+	llmFor(step: Instruction, attempt: number, signal: AbortSignal): LlmClient | undefined;
 	decideInStep(step: Instruction, attempt: number, request: StepDecision, signal: AbortSignal): Promise<DecisionAnswer>;
 }
 
@@ -65,8 +66,10 @@ export class StepCtx implements StepContext {
 	get secretPolicy() {
 		return this.run.services.secretPolicy;
 	}
-	get llm() {
-		return this.run.services.llm;
+	private llmCache: LlmClient | undefined | null = null;
+	get llm(): LlmClient | undefined {
+		if (this.llmCache === null) this.llmCache = this.run.llmFor(this.step, this.attempt, this.signal);
+		return this.llmCache;
 	}
 	get fs(): WorkspaceFs {
 		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));

@@ -2,6 +2,7 @@
 // journal, so rolling the run back removes it. The step's output is the generated text.
 import { z } from 'zod';
 import { StepError } from '../errors';
+import { DEFAULT_COMPLETION_TOKENS, estimateTokens } from '../services/llm/pricing';
 import { defineOperation, type Handler } from './types';
 
 const generate = defineOperation({
@@ -19,6 +20,11 @@ const generate = defineOperation({
 	summary: (p) => `ask ${p.model ?? 'the model'}${p.output_path ? ` and write ${p.output_path}` : ''}: "${p.prompt.length > 50 ? `${p.prompt.slice(0, 50)}…` : p.prompt}"`,
 	touches: (p) => ({ reads: [], writes: p.output_path ? [p.output_path] : [] }),
 	approvalReason: (p, sandbox) => (p.output_path ? sandbox.approvalReason(p.output_path) : undefined),
+	estimateUsage: (p) => ({
+		promptTokens: estimateTokens(`${p.system ?? ''}${p.prompt}`),
+		completionTokens: p.max_tokens ?? DEFAULT_COMPLETION_TOKENS,
+		...(p.model ? { model: p.model } : {}),
+	}),
 	async run(p, ctx): Promise<string> {
 		const llm = ctx.llm;
 		if (!llm) {

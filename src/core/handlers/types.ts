@@ -102,6 +102,8 @@ export interface OperationSpec<P = Record<string, unknown>> {
 	approvalReason?(params: P, sandbox: Sandbox): string | undefined;
 	/** Expected duration in ms when the parameters say it (a wait), for critical paths before any history exists. */
 	estimateMs?(params: P): number | undefined;
+	/** Expected LLM use with these parameters, for budget checks before the step starts and the plan's projected cost. */
+	estimateUsage?(params: P): (LlmUsage & { model?: string }) | undefined;
 	/** Returns the step's output (for ${steps.ID.output}). Throws StepError on failure. */
 	run(params: P, ctx: StepContext): Promise<unknown>;
 }

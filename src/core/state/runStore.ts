@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
-import type { RunStatus } from '../engine/events';
+import type { RunStatus, RunUsage } from '../engine/events';
 import { fsyncDir, ioError, readJsonFileIfExists, writeJsonAtomic } from './atomicFs';
 import { isMissing } from './io';
 import { readJournal } from './journal';
@@ -105,6 +105,8 @@ export interface RunSummary {
 	steps: StepCounts;
 	/** A 'commit' record ends the journal: the run's effects are final (rollback is still possible). */
 	committed: boolean;
+	/** LLM tokens and cost, when the run made calls. */
+	usage?: RunUsage;
 }
 
 export async function readRunSummary(stateDir: string, runId: string): Promise<RunSummary | undefined> {

@@ -25,6 +25,30 @@ export const undoSchema = z
 	})
 	.strict();
 
+/** Thresholds of one budget metric: warn (an event), pause (a decision in the queue), stop (the run stops). */
+export const limitSchema = z
+	.object({
+		warn: z.number().nonnegative().optional().describe('Report when use reaches this.'),
+		pause: z.number().nonnegative().optional().describe('Ask whether to go on when use would reach this.'),
+		stop: z.number().nonnegative().optional().describe('Stop when use would reach this.'),
+	})
+	.strict()
+	.refine((l) => l.warn !== undefined || l.pause !== undefined || l.stop !== undefined, 'give at least one of warn, pause, stop')
+	.refine((l) => ordered(l.warn, l.pause) && ordered(l.pause, l.stop) && ordered(l.warn, l.stop), 'thresholds must rise: warn ≤ pause ≤ stop');
+
+function ordered(a: number | undefined, b: number | undefined): boolean {
+	return a === undefined || b === undefined || a <= b;
+}
+
+/** LLM tokens, money (USD, at the model's price) and wall time, each with its thresholds. */
+export const budgetSchema = z
+	.object({
+		tokens: limitSchema.optional().describe('Prompt + completion tokens.'),
+		cost_usd: limitSchema.optional().describe('US dollars at the configured model prices.'),
+		wall_ms: limitSchema.optional().describe('Elapsed time in milliseconds.'),
+	})
+	.strict();
+
 export const instructionSchema = z
 	.object({
 		id: z
@@ -46,6 +70,7 @@ export const instructionSchema = z
 		run_if: z.enum(RUN_IF).optional().describe('success (default): all dependencies succeeded; failure: one failed; always.'),
 		idempotent: z.boolean().optional().describe('Safe to run again after a crash without asking (exec steps).'),
 		undo: undoSchema.optional().describe('Compensation command run on rollback (exec steps).'),
+		budget: budgetSchema.optional().describe("This step's LLM tokens, cost and wall time limits."),
 	})
 	.strict();
 
@@ -54,6 +79,11 @@ export const settingsSchema = z
 		mode: z.enum(EXECUTION_MODES).optional(),
 		max_parallel: z.number().int().min(1).max(1024).optional(),
 		on_failure: z.enum(ON_FAILURE).optional(),
+		budget: budgetSchema.optional().describe("The run's LLM tokens, cost and wall time limits."),
+		agent_budgets: z
+			.record(z.string(), budgetSchema)
+			.optional()
+			.describe('Limits per agent within the run, by agent name; "*" applies to every agent without its own.'),
 	})
 	.strict();
 
@@ -76,6 +106,8 @@ export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 export type OnFailure = (typeof ON_FAILURE)[number];
 export type RunIf = (typeof RUN_IF)[number];
 export type RetryPolicy = z.infer<typeof retrySchema>;
+export type Budget = z.infer<typeof budgetSchema>;
+export type BudgetLimit = z.infer<typeof limitSchema>;
 export type UndoCommand = z.infer<typeof undoSchema>;
 
 /** An instruction after parsing: id assigned, dependencies resolved (explicit + inferred from ${steps.X}). */

@@ -277,6 +277,7 @@ function build(id: string, src: RawInstruction, dependencies: string[], i: numbe
 	if (src.run_if !== undefined) ins.run_if = src.run_if;
 	if (src.idempotent !== undefined) ins.idempotent = src.idempotent;
 	if (src.undo !== undefined) ins.undo = src.undo;
+	if (src.budget !== undefined) ins.budget = src.budget;
 	return ins;
 }
 

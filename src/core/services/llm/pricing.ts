@@ -8,6 +8,14 @@ export interface ModelPrice {
 	output: number;
 }
 
+/** Completion tokens assumed for a call that sets no max_tokens, for reservations and projections. */
+export const DEFAULT_COMPLETION_TOKENS = 1024;
+
+/** Tokens in a text, roughly (about 4 characters a token for English and code); for estimates only. */
+export function estimateTokens(text: string): number {
+	return Math.ceil(text.length / 4);
+}
+
 /** List prices (USD / 1M tokens) of common hosted models; settings or QO_LLM_PRICES add and override. */
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = Object.freeze({
 	'gpt-4o': { input: 2.5, output: 10 },

@@ -1,6 +1,9 @@
 // Where the LLM endpoint comes from; kept apart from the client so reading it does not load the SDK.
 import type { LlmClient } from './client';
 
+/** The model used when none is configured. */
+export const DEFAULT_MODEL = 'gpt-4o-mini';
+
 export interface LlmSettings {
 	/** e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama), an Azure or vLLM endpoint. */
 	baseUrl: string;
@@ -33,7 +36,7 @@ export function llmSettingsFromEnv(env: NodeJS.ProcessEnv): LlmSettings | undefi
 	if (!baseUrl) return undefined;
 	return {
 		baseUrl,
-		model: env.QO_LLM_MODEL || env.OPENAI_MODEL || 'gpt-4o-mini',
+		model: env.QO_LLM_MODEL || env.OPENAI_MODEL || DEFAULT_MODEL,
 		apiKey: env.QO_LLM_API_KEY || env.OPENAI_API_KEY,
 		roleModels: parseRoleModels(env.QO_LLM_ROLE_MODELS),
 	};
