@@ -149,6 +149,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		escalation: opts.escalation,
 		llm: opts.llm,
 		prices: opts.prices,
+		registry,
 	};
 	const parseOptions = { registry, env, workspace: sandbox.root };
 	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };

@@ -1,4 +1,5 @@
 // The one typed event stream from the engine: the CLI display, the tree view and the board all consume it.
+import type { AgentAssignment } from '../handlers/types';
 import type { DecisionAnswer, DecisionRequest, LogLevel } from '../ports';
 
 export type StepState =
@@ -50,6 +51,10 @@ export type EngineEvent =
 			message?: string;
 	  }
 	| { type: 'step-output'; runId: string; id: string; stream: 'stdout' | 'stderr'; text: string }
+	/** A step a running step started (an agent's tool call), shown under its parent. */
+	| { type: 'step-added'; runId: string; parent: string; step: StepSummary; summary: string; agent?: string }
+	/** Which agent took a step, and why: the allocation score's parts. */
+	| { type: 'allocation'; runId: string; id: string; assignment: AgentAssignment }
 	| {
 			type: 'usage';
 			runId: string;

@@ -1,6 +1,7 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
-import type { StepDecision } from '../handlers/types';
+import type { AgentAssignment, StepDecision, ToolStep } from '../handlers/types';
+import { runToolStep } from './toolSteps';
 import type { DecisionAnswer, DecisionRequest } from '../ports';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
 import { costOf } from '../services/llm/pricing';
@@ -30,7 +31,7 @@ export class RunExecution {
 	readonly tx: RunTransaction;
 	readonly context: Map<string, unknown>;
 	private readonly plan: Plan;
-	private readonly journal: RunJournal;
+	readonly journal: RunJournal;
 	/** Output of each finished step by index; undefined = none yet (a step without output stores null). */
 	private readonly outputs: unknown[];
 	private readonly durations: Float64Array;
@@ -41,7 +42,8 @@ export class RunExecution {
 	private failedForOtherReasons = 0;
 	private firstMessage: string | undefined;
 	private decisionSeq = 0;
-	private readonly locks = new PathLocks();
+	readonly locks = new PathLocks();
+	private readonly childCounts = new Map<string, number>();
 	private pureEnds: Extract<JournalRecord, { t: 'step-ends' }>['items'] = [];
 	private readonly budget: RunBudget;
 	/** Why the run was stopped from inside (a budget's stop threshold); the run then ends failed, not cancelled. */
@@ -112,6 +114,33 @@ export class RunExecution {
 	/** Attributes a step's further LLM use to an agent (for per-agent accounting and budgets). */
 	setAgent(stepId: string, agent: string): void {
 		this.budget.setAgent(stepId, agent);
+	}
+
+	agentOf(stepId: string): string | undefined {
+		return this.budget.agentOf(stepId);
+	}
+
+	/** Records and announces which agent took a step, and why. */
+	assignAgent(stepId: string, assignment: AgentAssignment): void {
+		this.setAgent(stepId, assignment.agent);
+		this.journal.append({ t: 'allocation', id: stepId, ...assignment });
+		this.services.logger.log('info', 'agents', `${stepId} → ${assignment.agent}: ${assignment.reason}`);
+		if (this.services.events.active) this.services.events.emit({ type: 'allocation', runId: this.runId, id: stepId, assignment });
+	}
+
+	nextChild(parentId: string): number {
+		const n = (this.childCounts.get(parentId) ?? 0) + 1;
+		this.childCounts.set(parentId, n);
+		return n;
+	}
+
+	/** Runs a tool call of a running step as its child step (see toolSteps.ts). */
+	runTool(parent: Instruction, call: ToolStep, signal: AbortSignal): Promise<unknown> {
+		// A tool step's own tool steps sit at the level of the planned step they all come from.
+		let id = parent.id;
+		let index = this.plan.graph.indexOf.get(id);
+		while (index === undefined && /\.\d+$/.test(id)) index = this.plan.graph.indexOf.get((id = id.replace(/\.\d+$/, '')));
+		return runToolStep(this, parent, index === undefined ? 0 : this.plan.steps[index].level, call, signal);
 	}
 
 	/** Stops the run from inside: running steps are aborted, the rest cancelled, and the run ends failed. */

@@ -24,6 +24,12 @@ export function describeJournal(records: readonly JournalRecord[]): string[] {
 			case 'decision':
 				lines.push(`         ${r.id}: ${r.kind} ${r.approve ? 'approved' : 'rejected'}${r.reason ? `: ${r.reason}` : ''}`);
 				break;
+			case 'allocation':
+				lines.push(`         ${r.id}: given to agent ${r.agent} (${r.reason})`);
+				break;
+			case 'usage':
+				lines.push(`         ${r.id}: ${r.model}, ${r.prompt} prompt + ${r.completion} completion tokens${r.cost !== undefined ? `, $${r.cost.toFixed(4)}` : ''}${r.agent ? ` (${r.agent})` : ''}`);
+				break;
 			case 'step-params':
 				lines.push(`         ${r.id}: parameters edited before approval`);
 				break;

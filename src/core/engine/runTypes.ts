@@ -1,4 +1,5 @@
 // The shapes around one run: what it writes to, the services it uses, what it starts from and what it ends with.
+import type { HandlerRegistry } from '../handlers/registry';
 import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
 import type { EscalationCheck } from '../policy/escalation';
 import type { LlmClient } from '../services/llm/client';
@@ -37,6 +38,8 @@ export interface RunServices {
 	escalation?: EscalationCheck;
 	/** The LLM endpoint `llm` steps use, if one is configured. */
 	llm?: LlmClient;
+	/** The handler types, for steps that start other steps (an agent's tool calls). */
+	registry?: HandlerRegistry;
 	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting. */
 	prices?: Readonly<Record<string, ModelPrice>>;
 }

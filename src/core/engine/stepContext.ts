@@ -1,6 +1,6 @@
 // A step's view of its run (the StepContext handlers get), and the small helpers the step lifecycle shares.
 import { StepError } from '../errors';
-import type { StepContext, StepDecision, Touches, WorkspaceFs } from '../handlers/types';
+import type { AgentAssignment, StepContext, StepDecision, ToolStep, Touches, WorkspaceFs } from '../handlers/types';
 import type { DecisionAnswer } from '../ports';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
@@ -33,6 +33,8 @@ export interface StepHost {
 	setContext(key: string, value: unknown): void;
 	recordUsage(stepId: string, model: string, usage: LlmUsage): void;
 	llmFor(step: Instruction, attempt: number, signal: AbortSignal): LlmClient | undefined;
+	runTool(parent: Instruction, call: ToolStep, signal: AbortSignal): Promise<unknown>;
+	assignAgent(stepId: string, assignment: AgentAssignment): void;
 	decideInStep(step: Instruction, attempt: number, request: StepDecision, signal: AbortSignal): Promise<DecisionAnswer>;
 }
 
@@ -79,6 +81,12 @@ export class StepCtx implements StepContext {
 	}
 	decide(request: StepDecision): Promise<DecisionAnswer> {
 		return this.run.decideInStep(this.step, this.attempt, request, this.signal);
+	}
+	runTool(call: ToolStep): Promise<unknown> {
+		return this.run.runTool(this.step, call, this.signal);
+	}
+	assignAgent(assignment: AgentAssignment): void {
+		this.run.assignAgent(this.step.id, assignment);
 	}
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;

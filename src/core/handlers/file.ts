@@ -1,10 +1,11 @@
-// file: create, modify, delete, read, copy, move, mkdir. Every write goes through ctx.fs, which journals it.
+// file: create, modify, delete, read, copy, move, mkdir (list and search in fileSearch.ts). Every write goes through ctx.fs, which journals it.
 import { lstat } from 'node:fs/promises';
 import { z } from 'zod';
 import { SandboxError, StateError, StepError } from '../errors';
 import type { Sandbox } from '../sandbox/types';
 import type { Handler, StepContext } from './types';
 import { defineOperation } from './types';
+import { list, search } from './fileSearch';
 import { clip, errnoCode } from './shared';
 
 const pathParam = z.string().min(1).describe('Workspace-relative path.');
@@ -297,5 +298,5 @@ const mkdir = defineOperation({
 export const fileHandler: Handler = {
 	type: 'file',
 	description: 'Create, change, read and remove files in the workspace.',
-	operations: { create, modify, delete: del, read, copy, move, mkdir },
+	operations: { create, modify, delete: del, read, copy, move, mkdir, list, search },
 };

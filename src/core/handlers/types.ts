@@ -65,11 +65,37 @@ export interface StepContext {
 	 * answer when approved; throws a 'rejected' StepError when not, or the abort reason when the run stops.
 	 */
 	decide(request: StepDecision): Promise<DecisionAnswer>;
+	/**
+	 * Runs another operation as a child step of this one (an agent's tool call): validated, sandboxed, subject to the
+	 * escalation policy, journaled so rollback undoes it, and shown under this step. Throws its failure.
+	 */
+	runTool(call: ToolStep): Promise<unknown>;
+	/** Names the agent working this step (its LLM use and tool steps count for it) and announces why. */
+	assignAgent(assignment: AgentAssignment): void;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
 	/** Set a global context key (util set_context); persisted with the run. */
 	setContext(key: string, value: unknown): void;
 	getContext(key: string): unknown;
+}
+
+/** A step a running step starts (an agent's tool call): a type, an operation and its parameters. */
+export interface ToolStep {
+	type: string;
+	operation: string;
+	parameters: Record<string, unknown>;
+	/** What it is for, in a few words (the tool's name), shown with the step. */
+	label?: string;
+}
+
+/** The agent working a step and why it was chosen. */
+export interface AgentAssignment {
+	agent: string;
+	/** The allocation score (0–1) and its parts, when allocated by score. */
+	score?: number;
+	parts?: Record<string, number>;
+	/** One line: the score's parts, or "assigned by the step". */
+	reason: string;
 }
 
 /** What a step asks a person mid-run: apply a proposed change, pass a budget threshold... */

@@ -46,6 +46,8 @@ export type JournalRecord =
 	| { t: 'decision'; id: string; approve: boolean; reason?: string; kind: string }
 	| { t: 'context'; key: string; value: unknown }
 	/** Tokens an LLM call used for a step (and its agent), with the cost in USD where the price is known. */
+	/** The agent a step was given, and why (the allocation score's parts). */
+	| { t: 'allocation'; id: string; agent: string; score?: number; parts?: Record<string, number>; reason: string }
 	| { t: 'usage'; id: string; model: string; prompt: number; completion: number; cost?: number; agent?: string }
 	/**
 	 * Before-image, durable before the effect. kind 'absent' = the path did not exist (the run creates it);

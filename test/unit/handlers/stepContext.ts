@@ -1,6 +1,6 @@
 // A real StepContext for handler tests: a real sandbox on a temp workspace, a caller-supplied WorkspaceFs.
 import { StepError } from '../../../src/core/errors';
-import type { Handler, StepContext, StepDecision, WorkspaceFs } from '../../../src/core/handlers/types';
+import type { AgentAssignment, Handler, StepContext, StepDecision, ToolStep, WorkspaceFs } from '../../../src/core/handlers/types';
 import type { DecisionAnswer } from '../../../src/core/ports';
 import type { LlmClient } from '../../../src/core/services/llm/client';
 import { nullLogger } from '../../../src/core/ports';
@@ -11,6 +11,7 @@ import type { Instruction } from '../../../src/core/workflow/schema';
 export interface TestContext extends StepContext {
 	readonly outputs: { stream: 'stdout' | 'stderr'; text: string }[];
 	readonly decisions: StepDecision[];
+	readonly assignments: AgentAssignment[];
 	readonly usage: { model: string; promptTokens: number; completionTokens: number }[];
 	readonly context: Map<string, unknown>;
 }
@@ -28,6 +29,7 @@ export async function makeContext(
 		env?: NodeJS.ProcessEnv;
 		step?: Partial<Instruction>;
 		llm?: LlmClient;
+		runTool?: (call: ToolStep) => Promise<unknown>;
 		/** How decide() answers (default: approve). */
 		decide?: (request: StepDecision) => DecisionAnswer | undefined;
 	} = {},
@@ -38,6 +40,7 @@ export async function makeContext(
 	const outputs: TestContext['outputs'] = [];
 	const usage: TestContext['usage'] = [];
 	const decisions: StepDecision[] = [];
+	const assignments: AgentAssignment[] = [];
 	return {
 		runId: 'test-run',
 		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
@@ -61,6 +64,14 @@ export async function makeContext(
 			return answer;
 		},
 		decisions,
+		async runTool(call) {
+			if (!opts.runTool) throw new Error(`unexpected runTool(${call.type}.${call.operation}) outside an engine`);
+			return opts.runTool(call);
+		},
+		assignAgent(a) {
+			assignments.push(a);
+		},
+		assignments,
 		recordUsage(model, u) {
 			usage.push({ model, ...u });
 		},
