@@ -1,6 +1,5 @@
-// Recovery: classify a failure (network, rate limit, resource, validation, security, unknown) and decide what to do
-// next: retry (backoff + full jitter, 30 s cap, Retry-After), fall back to another capable agent, compensate (roll back
-// the step's journal) or escalate with at most three suggested actions. Pure: randomness and the clock are injected.
+// Recovery: classify a failure, then retry (full jitter, 30 s cap, Retry-After), fall back to another capable agent,
+// compensate (roll back the step's journal) or escalate with at most three actions. Randomness and clock are injected.
 import { SandboxError, StateError, StepError, WorkflowError, AgentError } from '../errors';
 import type { AllocationCandidate } from './allocation';
 
