@@ -79,8 +79,13 @@ const fields = {
 
 type Fields = z.output<z.ZodObject<typeof fields>>;
 
-function checkKinds(d: Fields, ctx: z.RefinementCtx): void {
-	const kind = d.kind ?? (d.command !== undefined ? 'command' : 'llm');
+/**
+ * The rules that depend on `kind`. Run even when other keys are wrong (so every problem is reported at once), hence
+ * on a value whose other fields may have any type.
+ */
+function checkKinds(d: Record<string, unknown>, ctx: z.RefinementCtx): void {
+	const command = typeof d.command === 'string' || (Array.isArray(d.command) && d.command.every((c) => typeof c === 'string')) ? (d.command as string | string[]) : undefined;
+	const kind = d.kind === undefined ? (d.command !== undefined ? 'command' : 'llm') : d.kind;
 	const notFor = (key: keyof Fields, message: string) => {
 		if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message });
 	};
@@ -88,6 +93,7 @@ function checkKinds(d: Fields, ctx: z.RefinementCtx): void {
 		for (const key of ['command', 'timeout_ms', 'retries'] as const) notFor(key, `'${key}' is for command agents (kind: command)`);
 		return;
 	}
+	if (kind !== 'command') return;
 	notFor('tools', "'tools' limits the tool loop of llm agents; a command agent runs its own command");
 	notFor('model', "'model' is for llm agents; a command agent runs its own command");
 	if (d.command === undefined) {
@@ -98,17 +104,23 @@ function checkKinds(d: Fields, ctx: z.RefinementCtx): void {
 		});
 		return;
 	}
-	for (const problem of commandTemplateProblems(d.command)) ctx.addIssue({ code: 'custom', path: ['command', ...problem.keys], message: problem.message });
+	if (command === undefined) return;
+	for (const problem of commandTemplateProblems(command)) ctx.addIssue({ code: 'custom', path: ['command', ...problem.keys], message: problem.message });
 }
 
+const alwaysCheck = { when: (payload: { value: unknown }) => isObject(payload.value) };
+
 /** What a definition file's front matter holds (the body is the system prompt). */
-export const agentFrontMatterSchema = z.object(fields).strict().superRefine(checkKinds);
+export const agentFrontMatterSchema = z
+	.object(fields)
+	.strict()
+	.superRefine((d, ctx) => checkKinds(d, ctx), alwaysCheck);
 
 /** A definition given in code (the registry's `register`): the front matter's keys plus `system_prompt`. */
 export const agentInputSchema = z
 	.object({ ...fields, system_prompt: z.string().optional() })
 	.strict()
-	.superRefine(checkKinds);
+	.superRefine((d, ctx) => checkKinds(d, ctx), alwaysCheck);
 
 export type AgentInput = z.input<typeof agentInputSchema>;
 
@@ -225,6 +237,7 @@ export function parseAgentFile(text: string, file: string): ParsedAgentFile {
 		if (p.path) loc.path = p.path;
 		return new AgentError('definition', p.message, loc, name);
 	});
+	problems.sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0) || (a.location.column ?? 0) - (b.location.column ?? 0));
 	return { problems, name };
 }
 

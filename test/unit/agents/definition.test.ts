@@ -144,8 +144,14 @@ describe('agent definitions', () => {
 			"c.md:5:10 retries: 'retries' is for command agents (kind: command)",
 		]);
 		assert.deepEqual(messages('---\ncapabilities: [a]\ncommand: [x, "{{promt}}"]\ntools: [git]\n---\n'), [
-			"c.md:4:8 tools: 'tools' limits the tool loop of llm agents; a command agent runs its own command",
 			'c.md:3:14 command[1]: unknown placeholder {{promt}} (did you mean {{prompt}}?); placeholders: {{prompt}}, {{workspace}}, {{files}}',
+			"c.md:4:8 tools: 'tools' limits the tool loop of llm agents; a command agent runs its own command",
+		]);
+		// Kind rules are checked even when other keys are wrong: every problem at once, in line order.
+		assert.deepEqual(messages('---\nkind: llm\ncommand: x\nmax_concurrent_tasks: 0\n---\n'), [
+			"c.md:2:1 capabilities: missing required key 'capabilities'",
+			"c.md:3:10 command: 'command' is for command agents (kind: command)",
+			'c.md:4:23 max_concurrent_tasks: Too small: expected number to be >=1',
 		]);
 		assert.match(messages('---\ncapabilities: [a]\ncommand: tool --ask "{{prompt}}"\n---\n')[0], /write \{\{prompt\}\} without quotes/);
 	});
