@@ -116,3 +116,29 @@ export function describeError(err: unknown): string {
 	}
 	return String(err);
 }
+
+export type AgentErrorCode =
+	| 'front-matter'
+	| 'definition'
+	| 'duplicate'
+	| 'io'
+	| 'unknown-agent'
+	| 'no-capable-agent'
+	| 'render';
+
+/** Agent definitions (`.quantum/agents/*.md`), the registry and allocation. */
+export class AgentError extends QoErrorBase<AgentErrorCode> {
+	override readonly name = 'AgentError';
+	constructor(
+		code: AgentErrorCode,
+		message: string,
+		location: ErrorLocation = {},
+		/** The agent concerned, when known (a bad file may not even have a readable name). */
+		readonly agent?: string,
+	) {
+		super(code, message, location);
+	}
+	static is(err: unknown, code?: AgentErrorCode): err is AgentError {
+		return err instanceof AgentError && (code === undefined || err.code === code);
+	}
+}
