@@ -11,6 +11,8 @@ import { commitRun, rollbackRun } from './engine/rollbackCommit';
 import type { RunServices } from './engine/run';
 import { recordedWorkflow, rememberParsedText } from './engine/snapshot';
 import { resumeRun, startRun, type ResumeOptions, type RunOptions } from './engine/start';
+import { AgentRegistry } from './agents/registry';
+import { LearningStore } from './agents/learning';
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
 import { previewFileChange, type FileChangePreview } from './handlers/filePreview';
 import type { SecretPolicy } from './handlers/types';
@@ -66,6 +68,8 @@ export interface EngineOptions {
 	llm?: LlmClient;
 	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting and projections. */
 	prices?: Readonly<Record<string, ModelPrice>>;
+	/** The agents for `agent` steps; default: the built-ins plus `.quantum/agents/*.md`, reread before each run. */
+	agents?: AgentRegistry;
 }
 
 export interface Checkpoints {
@@ -110,6 +114,12 @@ export interface Engine {
 	/** Before/after text of a `file` step about to run with these parameters (for a diff before approving). */
 	previewFileChange(operation: string, parameters: Record<string, unknown>): Promise<FileChangePreview | undefined>;
 	readonly checkpoints: Checkpoints;
+	/** The agents `agent` steps are given to (built-in, workspace files, registered through the API). */
+	readonly agents: AgentRegistry;
+	/** What runs taught about agents and decisions (`.quantum/learning.json`). */
+	readonly learning: LearningStore;
+	/** Rereads `.quantum/agents/*.md`; returns notes (overrides) and problems (bad files), each one line. */
+	reloadAgents(): Promise<string[]>;
 	dispose(): void;
 }
 
@@ -151,6 +161,19 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		prices: opts.prices,
 		registry,
 	};
+	const learning = await LearningStore.load(stateDir, clock);
+	for (const w of learning.warnings) services.logger.log('warn', 'agents', w);
+	const agents = opts.agents ?? new AgentRegistry({ learning, clock });
+	const ownAgents = opts.agents === undefined;
+	services.agents = { registry: agents, learning, clock };
+	const reloadAgents = async (): Promise<string[]> => {
+		if (!ownAgents) return [];
+		const { notes, problems } = await agents.loadWorkspace(sandbox.root);
+		const lines = [...notes, ...problems.map((p) => p.describe())];
+		for (const p of problems) services.logger.log('warn', 'agents', p.describe());
+		return lines;
+	};
+	await reloadAgents();
 	const parseOptions = { registry, env, workspace: sandbox.root };
 	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };
 	const checkpointContext = { workspace: sandbox.root, stateDir, sandbox };
@@ -181,7 +204,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 				usageOf: (step) => estimateStepUsage(step, opts.llm?.model ?? DEFAULT_MODEL, opts.prices),
 			};
 		},
-		run: (workflow, runOpts) => startRun(ctx, workflow, runOpts),
+		async run(workflow, runOpts) {
+			// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
+			if (workflow.instructions.some((i) => i.type === 'agent')) await reloadAgents();
+			return startRun(ctx, workflow, runOpts);
+		},
 		resume: (given, resumeOpts) => resumeRun(ctx, given, resumeOpts),
 		async rollback(given, rbOpts = {}) {
 			const runId = await resolveRunId(stateDir, given);
@@ -210,6 +237,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			restore: (name, o) => restoreCheckpoint(checkpointContext, name, o),
 			delete: (name) => deleteCheckpoint(checkpointContext, name),
 		},
+		agents,
+		learning,
+		reloadAgents,
 		dispose() {},
 	};
 }

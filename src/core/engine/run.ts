@@ -134,6 +134,15 @@ export class RunExecution {
 		return n;
 	}
 
+	/** Undoes the workspace changes of a step's tool steps so far (see Transaction.undoSteps). */
+	async undoToolSteps(parentId: string): Promise<string[]> {
+		const n = this.childCounts.get(parentId) ?? 0;
+		const ids = Array.from({ length: n }, (_, k) => `${parentId}.${k + 1}`);
+		await this.tx.undoSteps(ids, `the changes of ${parentId}`);
+		this.services.logger.log('info', 'run', `undid the changes of ${parentId}'s tool steps`);
+		return ids;
+	}
+
 	/** Runs a tool call of a running step as its child step (see toolSteps.ts). */
 	runTool(parent: Instruction, call: ToolStep, signal: AbortSignal): Promise<unknown> {
 		// A tool step's own tool steps sit at the level of the planned step they all come from.

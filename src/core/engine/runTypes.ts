@@ -1,5 +1,6 @@
 // The shapes around one run: what it writes to, the services it uses, what it starts from and what it ends with.
 import type { HandlerRegistry } from '../handlers/registry';
+import type { AgentServices } from '../handlers/types';
 import type { SecretPolicy, WorkspaceFs } from '../handlers/types';
 import type { EscalationCheck } from '../policy/escalation';
 import type { LlmClient } from '../services/llm/client';
@@ -19,6 +20,8 @@ export interface RunJournal {
 /** Journaled workspace writes, one WorkspaceFs per step. */
 export interface RunTransaction {
 	fsFor(stepId: string): WorkspaceFs;
+	/** Restores what these steps changed (compensation of a failed step's tool steps). */
+	undoSteps(stepIds: readonly string[], what: string): Promise<void>;
 }
 
 export interface RunServices {
@@ -38,6 +41,8 @@ export interface RunServices {
 	escalation?: EscalationCheck;
 	/** The LLM endpoint `llm` steps use, if one is configured. */
 	llm?: LlmClient;
+	/** The agents `agent` steps are allocated to, and what was learned about them. */
+	agents?: AgentServices;
 	/** The handler types, for steps that start other steps (an agent's tool calls). */
 	registry?: HandlerRegistry;
 	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting. */

@@ -35,6 +35,7 @@ export interface StepHost {
 	llmFor(step: Instruction, attempt: number, signal: AbortSignal): LlmClient | undefined;
 	runTool(parent: Instruction, call: ToolStep, signal: AbortSignal): Promise<unknown>;
 	assignAgent(stepId: string, assignment: AgentAssignment): void;
+	undoToolSteps(parentId: string): Promise<string[]>;
 	decideInStep(step: Instruction, attempt: number, request: StepDecision, signal: AbortSignal): Promise<DecisionAnswer>;
 }
 
@@ -73,6 +74,9 @@ export class StepCtx implements StepContext {
 		if (this.llmCache === null) this.llmCache = this.run.llmFor(this.step, this.attempt, this.signal);
 		return this.llmCache;
 	}
+	get agents() {
+		return this.run.services.agents;
+	}
 	get fs(): WorkspaceFs {
 		return (this.fsCache ??= this.run.tx.fsFor(this.step.id));
 	}
@@ -87,6 +91,9 @@ export class StepCtx implements StepContext {
 	}
 	assignAgent(assignment: AgentAssignment): void {
 		this.run.assignAgent(this.step.id, assignment);
+	}
+	undoToolSteps(): Promise<string[]> {
+		return this.run.undoToolSteps(this.step.id);
 	}
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;

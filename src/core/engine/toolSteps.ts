@@ -77,7 +77,7 @@ export async function runToolStep(host: ToolHost, parent: Instruction, level: nu
 			}
 			emit('running');
 			if (signal.aborted) throw signal.reason;
-			output = await op.run(params, new StepCtx(host, step, 1, signal));
+			output = await runWithTimeout(call.timeoutMs, signal, (s) => op.run(params, new StepCtx(host, step, 1, s)));
 		} finally {
 			release?.();
 		}
@@ -92,6 +92,19 @@ export async function runToolStep(host: ToolHost, parent: Instruction, level: nu
 		host.journal.append({ t: 'step-end', id, status: cancelled ? 'cancelled' : 'failed', attempt: 1, at: clock.now(), durationMs, error: message });
 		emit(cancelled ? 'cancelled' : 'failed', durationMs, message);
 		throw err;
+	}
+}
+
+/** Runs `fn` with a signal that also aborts after `ms` (a 'timeout' StepError), when given. */
+async function runWithTimeout<T>(ms: number | undefined, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+	if (!ms) return fn(signal);
+	const own = new AbortController();
+	const both = AbortSignal.any([signal, own.signal]);
+	const timer = setTimeout(() => own.abort(new StepError('timeout', `timed out after ${ms} ms`)), ms);
+	try {
+		return await Promise.race([fn(both), new Promise<never>((_, reject) => both.addEventListener('abort', () => reject(both.reason), { once: true }))]);
+	} finally {
+		clearTimeout(timer);
 	}
 }
 

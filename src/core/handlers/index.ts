@@ -1,4 +1,5 @@
 // The built-in handler types, registered in one place.
+import { agentHandler } from './agent';
 import { execHandler } from './exec';
 import { fileHandler } from './file';
 import { gitHandler } from './git';
@@ -7,13 +8,14 @@ import { HandlerRegistry } from './registry';
 import { utilHandler } from './util';
 
 export { HandlerRegistry } from './registry';
+export { agentHandler } from './agent';
 export { execHandler } from './exec';
 export { fileHandler } from './file';
 export { gitHandler } from './git';
 export { llmHandler } from './llm';
 export { utilHandler } from './util';
 
-/** A registry holding the built-in handlers (file, exec, git, util, llm). */
+/** A registry holding the built-in handlers (file, exec, git, util, llm, agent). */
 export function createDefaultRegistry(): HandlerRegistry {
-	return new HandlerRegistry().register(fileHandler).register(execHandler).register(gitHandler).register(utilHandler).register(llmHandler);
+	return new HandlerRegistry().register(fileHandler).register(execHandler).register(gitHandler).register(utilHandler).register(llmHandler).register(agentHandler);
 }

@@ -1,6 +1,8 @@
 // What a handler is: a type with operations, each declaring its parameters (zod), its effects and how it runs.
 import type { z } from 'zod';
-import type { DecisionAnswer, DecisionKind, Logger, ProposedChange } from '../ports';
+import type { AgentRegistry } from '../agents/registry';
+import type { LearningStore } from '../agents/learning';
+import type { Clock, DecisionAnswer, DecisionKind, Logger, ProposedChange } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
@@ -58,6 +60,8 @@ export interface StepContext {
 	readonly secretPolicy: SecretPolicy;
 	/** The configured LLM endpoint, if any (`llm` steps fail clearly without one). */
 	readonly llm: LlmClient | undefined;
+	/** The agent registry and learning store (`agent` steps). */
+	readonly agents: AgentServices | undefined;
 	/** Counts an LLM response's tokens (and cost, where the model's price is known) against this step and the run. */
 	recordUsage(model: string, usage: LlmUsage): void;
 	/**
@@ -70,6 +74,11 @@ export interface StepContext {
 	 * escalation policy, journaled so rollback undoes it, and shown under this step. Throws its failure.
 	 */
 	runTool(call: ToolStep): Promise<unknown>;
+	/**
+	 * Undoes what this step's tool steps changed in the workspace (compensation before giving up or handing the task
+	 * to another agent); resolves with the tool step ids undone.
+	 */
+	undoToolSteps(): Promise<string[]>;
 	/** Names the agent working this step (its LLM use and tool steps count for it) and announces why. */
 	assignAgent(assignment: AgentAssignment): void;
 	/** Partial output, streamed to the event stream. */
@@ -79,6 +88,13 @@ export interface StepContext {
 	getContext(key: string): unknown;
 }
 
+/** What `agent` steps allocate from: the registry, the learning store, the clock for waits and backoff. */
+export interface AgentServices {
+	registry: AgentRegistry;
+	learning?: LearningStore;
+	clock?: Clock;
+}
+
 /** A step a running step starts (an agent's tool call): a type, an operation and its parameters. */
 export interface ToolStep {
 	type: string;
@@ -86,6 +102,8 @@ export interface ToolStep {
 	parameters: Record<string, unknown>;
 	/** What it is for, in a few words (the tool's name), shown with the step. */
 	label?: string;
+	/** Stop it after this long (a StepError 'timeout'). */
+	timeoutMs?: number;
 }
 
 /** The agent working a step and why it was chosen. */

@@ -35,7 +35,7 @@ import { STEP_IO_PARALLELISM, kindOf, missingParents, withTargets, writeInPlace 
 import type { AfterRecord, BeforeRecord, Image, Target, WriteOptions } from './txTargets';
 import { copyLocked, mkdirLocked, moveLocked, removeLocked } from './txTreeOps';
 import { capture as captureImage, captureStepImage } from './txImages';
-import { undoStep } from './txUndo';
+import { undoStep, undoSteps } from './txUndo';
 import { writeFileLocked } from './txWrite';
 
 export { rollback } from './rollback';
@@ -66,6 +66,11 @@ export interface Transaction {
 	 * saved content was lost in a power cut, fails with a StepError saying so (roll the run back instead).
 	 */
 	undoInterrupted(stepId: string): Promise<void>;
+	/**
+	 * Put every path these steps touched (an agent's tool steps, in order) back to its state before the first of
+	 * them touched it: compensating a failed step. A path another step changed since stops it with a StepError.
+	 */
+	undoSteps(stepIds: readonly string[], what: string): Promise<void>;
 	/** Steps `previous` shows were interrupted (wrote, never ended): what a resume undoes before re-running them. */
 	interruptedSteps(): string[];
 	/** Append 'commit' and make it durable: the run's effects are final (rollback stays possible). */
@@ -174,6 +179,10 @@ class RunTransaction implements Transaction {
 			this.undone.set(stepId, done);
 		}
 		return done;
+	}
+
+	undoSteps(stepIds: readonly string[], what: string): Promise<void> {
+		return stepIds.length ? this.guard(what, () => undoSteps(this, stepIds, `cannot undo ${what}`)) : Promise.resolve();
 	}
 
 	/** Keep the in-memory indexes (per-step images, last writer) in step with a record, and append it. */

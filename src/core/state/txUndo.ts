@@ -29,18 +29,29 @@ export function isAsImaged(image: BeforeRecord, now: PathState): boolean {
 }
 
 /** Restore each path `step` touched to the state recorded before the step touched it (see undoInterrupted). */
-export async function undoStep(ctx: UndoContext, step: string): Promise<void> {
+export function undoStep(ctx: UndoContext, step: string): Promise<void> {
+	return undoSteps(ctx, [step], `cannot re-run ${step} after the crash`);
+}
+
+/**
+ * Restore each path a group of steps touched (in the order given: an agent's tool steps) to its state before the
+ * first of them touched it. A path another step changed since stops the undo with `failure` and the reason.
+ */
+export async function undoSteps(ctx: UndoContext, steps: readonly string[], failure: string): Promise<void> {
+	const group = new Set(steps);
+	const first = new Map<string, BeforeRecord>();
+	for (const s of steps) for (const image of ctx.stepImages.get(s)?.values() ?? []) if (!first.has(image.path)) first.set(image.path, image);
 	const images: BeforeRecord[] = [];
-	for (const image of ctx.stepImages.get(step)?.values() ?? []) {
+	for (const image of first.values()) {
 		const last = ctx.lastRecord.get(image.path);
-		if (last === undefined || last.step === step) {
+		if (last === undefined || group.has(last.step)) {
 			images.push(image);
 			continue;
 		}
 		if (isSharedFolder(ctx, image, last)) continue;
 		// Nothing to undo when the path is as this step found it (the crash came before the step's effect on it).
 		if (isAsImaged(image, await inspectPath(path.join(ctx.sandbox.root, ...image.path.split('/'))))) continue;
-		throw new StepError('io', `cannot re-run ${step} after the crash: ${image.path} was changed by step ${last.step} since; roll the run back instead`, {
+		throw new StepError('io', `${failure}: ${image.path} was changed by step ${last.step} since; roll the run back instead`, {
 			permanent: true,
 		});
 	}
@@ -48,7 +59,7 @@ export async function undoStep(ctx: UndoContext, step: string): Promise<void> {
 	// Removals deepest first, then directories shallowest first, then files and links.
 	const order = (i: BeforeRecord) => (i.kind === 'absent' ? 0 : i.kind === 'dir' ? 1 : 2);
 	images.sort((a, b) => order(a) - order(b) || (order(a) === 0 ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
-	for (const image of images) await ctx.withTargets([image.path], (t) => restoreStepImage(ctx, step, t, image));
+	for (const image of images) await ctx.withTargets([image.path], (t) => restoreStepImage(ctx, image.step, t, image));
 }
 
 /**

@@ -54,6 +54,7 @@ export async function makeContext(
 		hostEnv: opts.env ?? process.env,
 		secretPolicy: { patterns },
 		llm: opts.llm,
+		agents: undefined,
 		outputs,
 		usage,
 		context,
@@ -67,6 +68,9 @@ export async function makeContext(
 		async runTool(call) {
 			if (!opts.runTool) throw new Error(`unexpected runTool(${call.type}.${call.operation}) outside an engine`);
 			return opts.runTool(call);
+		},
+		async undoToolSteps() {
+			return [];
 		},
 		assignAgent(a) {
 			assignments.push(a);
