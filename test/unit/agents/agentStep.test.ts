@@ -96,7 +96,7 @@ describe('agent steps (real engine, real tool steps, scripted OpenAI server on l
 	it('a risky tool call waits for a decision; a rejection goes back to the model, which carries on', async () => {
 		const { ws, decisions, run } = await setup(
 			[{ toolCalls: [{ name: 'run_command', arguments: { command: 'rm -rf src' } }] }, { text: 'I will not delete anything then.' }],
-			(r) => ({ approve: false, reason: 'keep my sources' }),
+			() => ({ approve: false, reason: "keep my sources" }),
 		);
 		const r = await run(task({ prompt: 'Clean up', capabilities: ['code'] }));
 		assert.equal(r.status, 'succeeded', r.message);
