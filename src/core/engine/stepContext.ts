@@ -1,6 +1,7 @@
 // A step's view of its run (the StepContext handlers get), and the small helpers the step lifecycle shares.
 import { StepError } from '../errors';
 import type { StepContext, Touches, WorkspaceFs } from '../handlers/types';
+import type { Finding } from '../quality/findings';
 import type { Instruction } from '../workflow/schema';
 import type { StepState } from './events';
 import type { PlannedStep } from './plan';
@@ -70,6 +71,10 @@ export class StepCtx implements StepContext {
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;
 		if (events.active) events.emit({ type: 'step-output', runId: this.run.runId, id: this.step.id, stream, text });
+	}
+	reportFindings(tool: string, findings: Finding[]): void {
+		const events = this.run.services.events;
+		if (events.active) events.emit({ type: 'findings', runId: this.run.runId, id: this.step.id, tool, findings });
 	}
 	setContext(key: string, value: unknown): void {
 		this.run.setContext(key, value);

@@ -1,6 +1,7 @@
 // What a handler is: a type with operations, each declaring its parameters (zod), its effects and how it runs.
 import type { z } from 'zod';
 import type { Logger } from '../ports';
+import type { Finding } from '../quality/findings';
 import type { Sandbox } from '../sandbox/types';
 import type { LlmClient } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
@@ -60,6 +61,8 @@ export interface StepContext {
 	readonly llm: LlmClient | undefined;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
+	/** A tool's findings, to the event stream (diagnostics, board counts, CLI summary); replaces this step's earlier list for the tool. */
+	reportFindings(tool: string, findings: Finding[]): void;
 	/** Set a global context key (util set_context); persisted with the run. */
 	setContext(key: string, value: unknown): void;
 	getContext(key: string): unknown;

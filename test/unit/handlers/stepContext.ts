@@ -1,5 +1,6 @@
 // A real StepContext for handler tests: a real sandbox on a temp workspace, a caller-supplied WorkspaceFs.
 import type { Handler, StepContext, WorkspaceFs } from '../../../src/core/handlers/types';
+import type { Finding } from '../../../src/core/quality/findings';
 import { nullLogger } from '../../../src/core/ports';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from '../../../src/core/sandbox/env';
 import { createSandbox } from '../../../src/core/sandbox/paths';
@@ -7,6 +8,8 @@ import type { Instruction } from '../../../src/core/workflow/schema';
 
 export interface TestContext extends StepContext {
 	readonly outputs: { stream: 'stdout' | 'stderr'; text: string }[];
+	/** What the step reported through reportFindings, in order. */
+	readonly reported: { tool: string; findings: Finding[] }[];
 	readonly context: Map<string, unknown>;
 }
 
@@ -23,6 +26,7 @@ export async function makeContext(
 	const patterns = [...DEFAULT_SECRET_PATTERNS];
 	const context = new Map<string, unknown>();
 	const outputs: TestContext['outputs'] = [];
+	const reported: TestContext['reported'] = [];
 	return {
 		runId: 'test-run',
 		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
@@ -37,9 +41,13 @@ export async function makeContext(
 		secretPolicy: { patterns },
 		llm: undefined,
 		outputs,
+		reported,
 		context,
 		output(stream, text) {
 			outputs.push({ stream, text });
+		},
+		reportFindings(tool, findings) {
+			reported.push({ tool, findings });
 		},
 		setContext(key, value) {
 			context.set(key, value);
