@@ -112,7 +112,8 @@ export function parseTap(text: string, paths: PathContext, source: string): Pars
 		const declared = location ? projectFrame(`(${location})`, paths) : undefined;
 		findings.push(failure(full || 'a test', tapError(block), yaml, paths, source, declared));
 	}
-	const tests = summary.passed !== undefined || summary.failed !== undefined ? { passed: summary.passed ?? 0, failed: summary.failed ?? 0, skipped: summary.skipped ?? 0 } : counts;
+	// The runner's own totals when it prints them (nested tests included); what was counted at the top level otherwise.
+	const tests = { passed: summary.passed ?? counts.passed, failed: summary.failed ?? counts.failed, skipped: summary.skipped ?? counts.skipped };
 	return { findings, tests };
 }
 
