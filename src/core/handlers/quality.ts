@@ -329,6 +329,8 @@ const score = defineOperation({
 		const { findings, files, commands, exitCodes } = await gather(p, ctx);
 		const output = finish('score', commands.join(' && '), exitCodes.length ? (exitCodes.find((c) => c !== 0) ?? 0) : null, findings, p.max_findings);
 		output.score = scoreFindings(findings, files);
+		const c = output.counts;
+		ctx.output('stdout', `quality score ${output.score.value} over ${output.score.checked} file${output.score.checked === 1 ? '' : 's'} (${c.error} errors, ${c.warning} warnings, ${c.info} notes)\n`);
 		gate(output, findings, p.severity, 'score');
 		if (p.min_score !== undefined && output.score.value < p.min_score) {
 			const worst = Object.entries(output.score.files)[0];

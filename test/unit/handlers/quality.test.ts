@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine } from '../../../src/core/engine';
 import type { EngineEvent } from '../../../src/core/engine/events';
@@ -17,6 +17,7 @@ function run(op: string, raw: Record<string, unknown>, ws: string) {
 	return makeContext(ws).then(async (ctx) => ({ ctx, out: (await runOp(qualityHandler, op, raw, ctx)) as QualityOutput }));
 }
 
+const EXAMPLES = join(__dirname, '..', '..', '..', 'examples');
 const hasPytest = spawnSync('pytest', ['--version'], { stdio: 'ignore' }).status === 0;
 
 describe('quality handler', () => {
@@ -326,6 +327,22 @@ describe('quality handler', () => {
 			// eslint and tsc each add 2 errors on src/a.js (46 points → 20.3); src/ok.js was checked and is clean.
 			assert.deepEqual(scored.score, { value: 60.2, files: { 'src/a.js': 20.3 }, checked: 2 });
 		});
+	});
+
+	it('examples/quality-check.workflow.json runs offline and passes, with the warnings it is meant to show', async () => {
+		const ws = tempDir('qo-quality-example-');
+		cpSync(join(EXAMPLES, 'quality'), join(ws, 'examples', 'quality'), { recursive: true });
+		cpSync(join(EXAMPLES, 'quality-check.workflow.json'), join(ws, 'examples', 'quality-check.workflow.json'));
+		linkBin(ws, 'eslint', 'tsc');
+		const engine = await createEngine({ workspace: ws });
+		const events: EngineEvent[] = [];
+		engine.events.on((e) => events.push(e));
+		const result = await engine.run(await engine.load(join(ws, 'examples', 'quality-check.workflow.json')));
+		assert.equal(result.status, 'succeeded', result.message);
+		const reported = events.filter((e): e is Extract<EngineEvent, { type: 'findings' }> => e.type === 'findings');
+		assert.deepEqual(reported.map((e) => [e.id, e.tool, e.findings.length]).sort(), [['lint', 'eslint', 3], ['tests', 'node', 0], ['types', 'tsc', 0]]);
+		const scoreLine = events.find((e) => e.type === 'step-output' && e.id === 'score');
+		assert.match(scoreLine && scoreLine.type === 'step-output' ? scoreLine.text : '', /^quality score 93\.3 over 4 files \(0 errors, 3 warnings, 0 notes\)/);
 	});
 
 	describe('score', () => {
