@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { EngineEvent } from '../../../src/core/engine/events';
 import type { Finding } from '../../../src/core/quality/findings';
 import { QualityFindings } from '../../../src/vscode/model/qualityFindings';
+import { RunLog } from '../../../src/vscode/model/runLog';
 
 const f = (file: string, line = 1): Finding => ({ file, line, severity: 'error', message: 'm', source: 'eslint' });
 const findings = (runId: string, id: string, tool: string, list: Finding[]): EngineEvent => ({ type: 'findings', runId, id, tool, findings: list });
@@ -31,5 +32,16 @@ describe('quality findings for the Problems panel', () => {
 		assert.deepEqual(shown(m), { '/ws/a.ts': [1] });
 		assert.equal(m.apply('/ws', rolledBack), false, 'nothing left to clear');
 		assert.equal(m.apply('/ws', { type: 'log', level: 'info', scope: 'x', message: 'y' }), false);
+	});
+});
+
+describe('run log', () => {
+	it("writes a quality step's counts and first findings, and points to the Problems panel for the rest", () => {
+		const log = new RunLog();
+		const many = Array.from({ length: 22 }, (_, i) => f('a.js', i + 1));
+		log.apply(findings('r1', 'lint', 'eslint', many), Date.UTC(2026, 0, 1, 10, 0, 0));
+		const text = log.text('r1');
+		assert.match(text, /^10:00:00\.000 lint eslint: 22 errors, 0 warnings, 0 notes\n {2}a\.js:1 error m\n/);
+		assert.match(text, /\n {2}a\.js:20 error m\n {2}… and 2 more in the Problems panel\n$/);
 	});
 });
