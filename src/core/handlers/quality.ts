@@ -110,7 +110,7 @@ function resolvedPaths(p: { paths?: string[] }, ctx: StepContext): Promise<strin
 }
 
 /** Runs one check: picks the tool, runs it in the sandbox, reads its findings, applies format writes, reports them. */
-async function runCheck(kind: CheckKind, p: CheckParams, ctx: StepContext, publish = true): Promise<CheckResult> {
+async function runCheck(kind: CheckKind, p: CheckParams, ctx: StepContext): Promise<CheckResult> {
 	const cwd = await ctx.sandbox.resolveCwd(p.cwd);
 	const paths: PathContext = { root: ctx.sandbox.root, cwd };
 	const targets = await resolvedPaths(p, ctx);
@@ -158,7 +158,7 @@ async function runCheck(kind: CheckKind, p: CheckParams, ctx: StepContext, publi
 		if (parsed.files) output.files = parsed.files;
 		if (parsed.tests) output.tests = parsed.tests;
 		if (changed) output.changed = changed;
-		if (publish) ctx.reportFindings(plan.tool, output.findings);
+		ctx.reportFindings(plan.tool, output.findings);
 		return { output, all: findings };
 	} finally {
 		await rm(reportDir, { recursive: true, force: true }).catch(() => undefined);
