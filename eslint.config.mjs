@@ -18,7 +18,7 @@ const webviewSandbox = {
 };
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', 'bench/out/**', '.test-tmp/**', 'bin/**', '*.mjs', 'webview-ui/dist/**', '.scratch/**'] },
+	{ ignores: ['dist/**', 'node_modules/**', 'bench/out/**', '.test-tmp/**', 'bin/**', '*.mjs', 'webview-ui/dist/**', '.scratch/**', 'examples/quality/**'] },
 	...tseslint.configs.recommended,
 	{
 		rules: {

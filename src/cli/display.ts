@@ -1,6 +1,7 @@
 // How `qo` shows a run: a live progress line on a TTY, plain lines otherwise, NDJSON events with --json.
 import type { EngineEvent, StepState } from '../core/engine/events';
 import { formatDuration, plural } from '../core/format';
+import { countFindings, formatFinding } from '../core/quality/findings';
 
 export { formatDuration, plural };
 
@@ -29,6 +30,9 @@ const COLOR: Partial<Record<StepState, string>> = {
 	retrying: '33',
 	waiting: '36',
 };
+
+/** Findings printed per tool and step (all of them with --verbose); the rest are counted. */
+export const FINDINGS_SHOWN = 10;
 
 /** Steps above this count are not listed one by one on a TTY: only problems and the progress bar. */
 const LIST_LIMIT = 200;
@@ -80,6 +84,9 @@ export class RunDisplay {
 					for (const l of event.text.trimEnd().split('\n')) this.line(`  ${event.id} | ${l}`);
 				}
 				break;
+			case 'findings':
+				if (this.mode !== 'quiet') this.onFindings(event);
+				break;
 			case 'concurrency':
 				if (this.mode !== 'quiet') this.line(`concurrency now ${event.limit}: ${event.reason}`);
 				break;
@@ -119,6 +126,19 @@ export class RunDisplay {
 			this.line(`${this.paint(e.state, icon)} ${e.id}${attempt}${time}${msg}`);
 		}
 		this.scheduleFrame();
+	}
+
+	/** `lint: eslint — 2 errors, 1 warning` and the first findings as `file:line:col severity message (rule)`. */
+	private onFindings(e: Extract<EngineEvent, { type: 'findings' }>): void {
+		const c = countFindings(e.findings);
+		const parts = [c.error && plural(c.error, 'error'), c.warning && plural(c.warning, 'warning'), c.info && plural(c.info, 'note')].filter(Boolean);
+		this.line(`  ${e.id}: ${e.tool} — ${parts.length ? parts.join(', ') : 'no findings'}`);
+		const shown = this.verbose ? e.findings : e.findings.slice(0, FINDINGS_SHOWN);
+		for (const f of shown) {
+			const text = `    ${formatFinding(f)}`;
+			this.line(this.color && f.severity !== 'info' ? `\x1b[${f.severity === 'error' ? '31' : '33'}m${text}\x1b[0m` : text);
+		}
+		if (shown.length < e.findings.length) this.line(`    … and ${e.findings.length - shown.length} more (all of them: qo run --verbose, or --json)`);
 	}
 
 	private paint(state: StepState, text: string): string {

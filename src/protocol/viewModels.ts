@@ -36,6 +36,8 @@ export const stepViewSchema = z.object({
 	message: z.string().optional(),
 	/** Set while the step waits for this decision. */
 	decisionId: z.string().optional(),
+	/** Quality findings the step reported (all its tools together). */
+	findings: z.object({ error: z.number().int().nonnegative(), warning: z.number().int().nonnegative(), info: z.number().int().nonnegative() }).optional(),
 });
 export type StepView = z.infer<typeof stepViewSchema>;
 

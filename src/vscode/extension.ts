@@ -9,6 +9,7 @@ import { COMMAND_IDS, VIEW_IDS } from './commandIds';
 import { DecisionUi, PREVIEW_SCHEME, PreviewDocuments } from './decisionUi';
 import { offerInterruptedRuns } from './interrupted';
 import { Orchestrator } from './orchestrator';
+import { QualityDiagnostics } from './qualityDiagnostics';
 import { OperationsTree } from './views/operationsTree';
 import { RunStatusBar } from './views/statusBar';
 import { BoardViewProvider } from './webview/boardView';
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		board,
 		decisionUi,
 		new RunStatusBar(orchestrator),
+		new QualityDiagnostics(orchestrator),
 		vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
 		vscode.window.registerWebviewViewProvider(VIEW_IDS.board, board),
 		...COMMAND_IDS.map((id) => vscode.commands.registerCommand(id, commands[id])),

@@ -44,6 +44,9 @@ export class Orchestrator implements vscode.Disposable {
 	private readonly disposables: vscode.Disposable[] = [];
 	private readonly activeChanged = new vscode.EventEmitter<void>();
 	readonly onDidChangeActive = this.activeChanged.event;
+	private readonly engineEvents = new vscode.EventEmitter<{ folder: vscode.WorkspaceFolder; event: EngineEvent }>();
+	/** Every engine event with the folder its engine runs in (quality diagnostics need it to place files). */
+	readonly onDidEngineEvent = this.engineEvents.event;
 
 	constructor(
 		private readonly context: vscode.ExtensionContext,
@@ -63,6 +66,7 @@ export class Orchestrator implements vscode.Disposable {
 		this.disposables.push(
 			this.diagnostics,
 			this.activeChanged,
+			this.engineEvents,
 			vscode.workspace.onDidGrantWorkspaceTrust(() => {
 				this.board.setTrusted(true);
 				this.scheduleFlush();
@@ -152,6 +156,7 @@ export class Orchestrator implements vscode.Disposable {
 
 	private onEvent(folder: vscode.WorkspaceFolder, e: EngineEvent): void {
 		if (e.type === 'log') return;
+		this.engineEvents.fire({ folder, event: e });
 		if (e.type === 'run-started') this.runFolders.set(e.runId, folder);
 		this.board.apply(e);
 		this.log.apply(e);

@@ -1,6 +1,7 @@
 // The one typed event stream from the engine: the CLI display, the tree view and the board all consume it.
 import type { AgentAssignment } from '../handlers/types';
 import type { DecisionAnswer, DecisionRequest, LogLevel } from '../ports';
+import type { Finding } from '../quality/findings';
 
 export type StepState =
 	| 'pending'
@@ -78,6 +79,8 @@ export type EngineEvent =
 			limit: number;
 			message: string;
 	  }
+	/** A step's findings from one tool (the whole list: it replaces what the step reported for that tool before). */
+	| { type: 'findings'; runId: string; id: string; tool: string; findings: Finding[] }
 	| { type: 'decision-requested'; request: DecisionRequest }
 	| { type: 'decision-answered'; runId: string; id: string; answer: DecisionAnswer }
 	| { type: 'concurrency'; runId: string; limit: number; reason: string }

@@ -3,6 +3,7 @@ import { StepError } from '../errors';
 import type { AgentAssignment, StepContext, StepDecision, ToolStep, Touches, WorkspaceFs } from '../handlers/types';
 import type { DecisionAnswer } from '../ports';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
+import type { Finding } from '../quality/findings';
 import type { Instruction } from '../workflow/schema';
 import type { StepState } from './events';
 import type { PlannedStep } from './plan';
@@ -98,6 +99,10 @@ export class StepCtx implements StepContext {
 	output(stream: 'stdout' | 'stderr', text: string): void {
 		const events = this.run.services.events;
 		if (events.active) events.emit({ type: 'step-output', runId: this.run.runId, id: this.step.id, stream, text });
+	}
+	reportFindings(tool: string, findings: Finding[]): void {
+		const events = this.run.services.events;
+		if (events.active) events.emit({ type: 'findings', runId: this.run.runId, id: this.step.id, tool, findings });
 	}
 	setContext(key: string, value: unknown): void {
 		this.run.setContext(key, value);

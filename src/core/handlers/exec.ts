@@ -1,11 +1,13 @@
 // exec: run a command (an executable with args, or a shell line) inside the workspace, in its own process group.
 import { z } from 'zod';
 import { StepError } from '../errors';
-import { scrubEnv } from '../sandbox/env';
-import { DEFAULT_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, runProcess } from '../sandbox/processTree';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../sandbox/processTree';
 import type { Handler } from './types';
 import { defineOperation } from './types';
-import { abortError, lastLines } from './shared';
+import { lastLines } from './shared';
+import { commandLine, runInWorkspace } from './workspaceProcess';
+
+export { commandLine } from './workspaceProcess';
 
 const envValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -47,16 +49,6 @@ function usesShell(p: RunParams): boolean {
 	return p.shell ?? p.args === undefined;
 }
 
-function quoteArg(arg: string): string {
-	return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The command as a person would type it (args shell-quoted for display only). */
-export function commandLine(p: { command: string; args?: readonly string[]; shell?: boolean }): string {
-	if (p.shell ?? p.args === undefined) return p.command;
-	return [p.command, ...(p.args ?? [])].map(quoteArg).join(' ');
-}
-
 /** What `exec run` outputs, for ${steps.ID.output.exit_code} and friends. */
 export interface ExecOutput {
 	exit_code: number | null;
@@ -73,34 +65,18 @@ const run = defineOperation({
 	summary: (p) => `run \`${commandLine(p)}\` in ${p.cwd ?? '.'}`,
 	touches: (p) => ({ reads: [], writes: [], commands: [commandLine(p)] }),
 	async run(p, ctx): Promise<ExecOutput> {
-		const cwd = await ctx.sandbox.resolveCwd(p.cwd);
-		// ctx.env is already scrubbed; scrubbing again is cheap and keeps a mis-wired host from leaking secrets.
-		const env = scrubEnv(ctx.env, { patterns: ctx.secretPolicy.patterns, allow: p.env_allow }).env;
-		// ctx.env was scrubbed for every step alike: a variable this step allows comes back from the host environment.
-		for (const name of p.env_allow ?? []) {
-			const value = ctx.hostEnv[name];
-			if (env[name] === undefined && value !== undefined) env[name] = value;
-		}
-		// Shells and tools trust $PWD: it names the step's cwd, not the host's.
-		env.PWD = cwd;
-		if (p.env) for (const [name, value] of Object.entries(p.env)) env[name] = String(value);
-		const line = commandLine(p);
 		const shell = usesShell(p);
-		const timeoutMs = ctx.step.timeout_ms;
-		const r = await runProcess({
+		const r = await runInWorkspace(ctx, {
 			command: p.command,
-			args: shell ? undefined : (p.args ?? []),
+			args: p.args,
 			shell,
-			cwd,
-			env,
-			timeoutMs,
-			signal: ctx.signal,
+			cwd: p.cwd,
+			env: p.env,
+			envAllow: p.env_allow,
+			timeoutMs: ctx.step.timeout_ms,
 			maxOutputBytes: p.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-			graceMs: DEFAULT_GRACE_MS,
-			onOutput: (stream, text) => ctx.output(stream, text),
 		});
-		if (r.cancelled) throw abortError(ctx.signal, `\`${line}\``);
-		if (r.timedOut) throw new StepError('timeout', `\`${line}\` timed out after ${timeoutMs} ms and was stopped`);
+		const line = r.line;
 		const output: ExecOutput = {
 			exit_code: r.exitCode,
 			signal: r.signal,

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry';
 import type { LearningStore } from '../agents/learning';
 import type { Clock, DecisionAnswer, DecisionKind, Logger, ProposedChange } from '../ports';
+import type { Finding } from '../quality/findings';
 import type { Sandbox } from '../sandbox/types';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
 import type { Instruction } from '../workflow/schema';
@@ -83,6 +84,8 @@ export interface StepContext {
 	assignAgent(assignment: AgentAssignment): void;
 	/** Partial output, streamed to the event stream. */
 	output(stream: 'stdout' | 'stderr', text: string): void;
+	/** A tool's findings, to the event stream (diagnostics, board counts, CLI summary); replaces this step's earlier list for the tool. */
+	reportFindings(tool: string, findings: Finding[]): void;
 	/** Set a global context key (util set_context); persisted with the run. */
 	setContext(key: string, value: unknown): void;
 	getContext(key: string): unknown;

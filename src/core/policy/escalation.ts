@@ -120,7 +120,8 @@ function* escalations(p: Compiled, step: EscalationSubject): Generator<Escalatio
 	if (type === 'git' && p.git.has(operation)) {
 		yield { rule: `git:${operation}`, reason: `git ${operation} is on the escalation list` };
 	}
-	if (type === 'exec') {
+	// quality steps name a command only when the workflow gives one (detected tools are the project's own).
+	if (type === 'exec' || type === 'quality') {
 		for (const line of touches.commands ?? []) yield* commandEscalations(p, line);
 	}
 	if (type === 'file') {

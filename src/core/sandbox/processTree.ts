@@ -22,6 +22,8 @@ export interface RunProcessOptions {
 	graceMs: number;
 	/** Decoded output as it arrives (only the part that is kept). */
 	onOutput?(stream: 'stdout' | 'stderr', text: string): void;
+	/** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+	input?: string | Buffer;
 }
 
 export interface ProcessResult {
@@ -199,13 +201,14 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
 	return new Promise<ProcessResult>((resolve, reject) => {
 		const isWin = process.platform === 'win32';
 		let child: ChildProcess;
+		const stdin = opts.input === undefined ? 'ignore' : 'pipe';
 		try {
 			child = opts.shell
 				? spawn(isWin ? (process.env.ComSpec ?? 'cmd.exe') : '/bin/sh', isWin ? ['/d', '/s', '/c', opts.command] : ['-c', opts.command], {
 						cwd: opts.cwd,
 						env: opts.env,
 						detached: !isWin,
-						stdio: ['ignore', 'pipe', 'pipe'],
+						stdio: [stdin, 'pipe', 'pipe'],
 						windowsHide: true,
 						windowsVerbatimArguments: isWin,
 					})
@@ -213,7 +216,7 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
 						cwd: opts.cwd,
 						env: opts.env,
 						detached: !isWin,
-						stdio: ['ignore', 'pipe', 'pipe'],
+						stdio: [stdin, 'pipe', 'pipe'],
 						windowsHide: true,
 					});
 		} catch (err) {
@@ -281,6 +284,11 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
 			terminate();
 		};
 
+		if (opts.input !== undefined && child.stdin) {
+			// A process that exits without reading its input closes the pipe: EPIPE is expected then, not a failure.
+			child.stdin.on('error', () => undefined);
+			child.stdin.end(opts.input);
+		}
 		child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
 		child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
 

@@ -4,6 +4,7 @@ import type { EngineEvent, StepState } from '../../core/engine/events';
 import { commandLine } from '../../core/handlers/exec';
 import { describeRule } from '../../core/policy/escalation';
 import type { DecisionRequest } from '../../core/ports';
+import { countFindings, type FindingCounts } from '../../core/quality/findings';
 import type { RunSummary } from '../../core/state/runStore';
 import { applyBoardPatch, type StepIndex } from '../../protocol/applyPatch';
 import type { BoardPatch, BoardSnapshot, DecisionView, RunHeader, RunView, StepPatch, StepView } from '../../protocol/viewModels';
@@ -29,6 +30,8 @@ export class BoardModel {
 	private readonly dirtyHeaders = new Set<string>();
 	private readonly structural: BoardPatch[] = [];
 	private decisionsDirty = false;
+	/** Findings counts by run, step and tool: a step's total is the sum over its tools, each tool's latest list. */
+	private readonly findingCounts = new Map<string, Map<string, Map<string, FindingCounts>>>();
 	private readonly listeners: ((change: BoardChange) => void)[] = [];
 
 	snapshot(): BoardSnapshot {
@@ -66,6 +69,8 @@ export class BoardModel {
 				return this.stepChanged(event);
 			case 'decision-requested':
 				return this.decisionRequested(event.request, now);
+			case 'findings':
+				return this.findingsReported(event);
 			case 'decision-answered':
 				return this.removeDecisions((d) => d.id === event.id);
 			case 'run-finished': {
@@ -204,6 +209,7 @@ export class BoardModel {
 		};
 		// Changes queued for the old copy of this run are void: the new one replaces it whole.
 		this.dirtySteps.delete(e.runId);
+		this.findingCounts.delete(e.runId);
 		this.dirtyHeaders.delete(e.runId);
 		const patch: BoardPatch = { kind: 'run', run };
 		applyBoardPatch(this.state, patch, this.index);
@@ -216,6 +222,7 @@ export class BoardModel {
 			this.state.runs = this.state.runs.filter((r) => r !== dropped);
 			this.index.delete(dropped.runId);
 			this.dirtySteps.delete(dropped.runId);
+			this.findingCounts.delete(dropped.runId);
 			this.dirtyHeaders.delete(dropped.runId);
 			this.structural.push({ kind: 'run-removed', runId: dropped.runId });
 		}
@@ -247,6 +254,24 @@ export class BoardModel {
 		run.counts[e.state] = (run.counts[e.state] ?? 0) + 1;
 		run.done += (FINAL.has(e.state) ? 1 : 0) - (FINAL.has(before) ? 1 : 0);
 		this.dirtyHeaders.add(e.runId);
+	}
+
+	private findingsReported(e: Extract<EngineEvent, { type: 'findings' }>): void {
+		const step = this.step(e.runId, e.id);
+		if (!step) return;
+		let steps = this.findingCounts.get(e.runId);
+		if (!steps) this.findingCounts.set(e.runId, (steps = new Map()));
+		let tools = steps.get(e.id);
+		if (!tools) steps.set(e.id, (tools = new Map()));
+		tools.set(e.tool, countFindings(e.findings));
+		const total: FindingCounts = { error: 0, warning: 0, info: 0 };
+		for (const c of tools.values()) {
+			total.error += c.error;
+			total.warning += c.warning;
+			total.info += c.info;
+		}
+		step.findings = total;
+		this.stepPatch(e.runId, e.id).findings = { ...total };
 	}
 
 	private stepPatch(runId: string, stepId: string): StepPatch {

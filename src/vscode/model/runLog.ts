@@ -1,10 +1,13 @@
 // What a run printed and did, kept in memory for "Open Run Log" and "Open Step Output". No vscode import.
 import type { EngineEvent } from '../../core/engine/events';
 import { formatDuration } from '../../core/format';
+import { countFindings, formatFinding } from '../../core/quality/findings';
 
 const MAX_LOG_LINES = 5000;
 const MAX_OUTPUT_CHARS = 256 * 1024;
 const MAX_RUNS = 20;
+/** Findings written to the log per tool and step; the Problems panel has them all. */
+const LOG_FINDINGS = 20;
 
 interface RunRecord {
 	lines: string[];
@@ -40,6 +43,12 @@ export class RunLog {
 				return this.line(rec, `${t} decision ${e.id}: ${e.answer.approve ? 'approved' : 'rejected'} by ${e.answer.by ?? 'user'}${e.answer.reason ? `: ${e.answer.reason}` : ''}`);
 			case 'concurrency':
 				return this.line(rec, `${t} concurrency ${e.limit}: ${e.reason}`);
+			case 'findings': {
+				const c = countFindings(e.findings);
+				const shown = e.findings.slice(0, LOG_FINDINGS).map((f) => `\n  ${formatFinding(f)}`).join('');
+				const more = e.findings.length > LOG_FINDINGS ? `\n  … and ${e.findings.length - LOG_FINDINGS} more in the Problems panel` : '';
+				return this.line(rec, `${t} ${e.id} ${e.tool}: ${c.error} errors, ${c.warning} warnings, ${c.info} notes${shown}${more}`);
+			}
 			case 'run-finished':
 				return this.line(rec, `${t} finished: ${e.status} in ${formatDuration(e.durationMs)}${e.message ? ` — ${e.message}` : ''}`);
 			case 'rollback-started':

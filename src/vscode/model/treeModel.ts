@@ -55,11 +55,14 @@ export function stepItem(run: RunView, step: StepView, parameters?: unknown, dec
 	else if (step.state !== 'succeeded') desc.push(step.state.replace('_', ' '));
 	if (step.attempt > 1) desc.push(`attempt ${step.attempt}`);
 	if (step.durationMs !== undefined) desc.push(formatDuration(step.durationMs));
+	const f = step.findings;
+	if (f && (f.error || f.warning)) desc.push([f.error ? `${f.error} error${f.error === 1 ? '' : 's'}` : '', f.warning ? `${f.warning} warning${f.warning === 1 ? '' : 's'}` : ''].filter(Boolean).join(', '));
 	const lines = [`**${step.id}** — \`${step.type}.${step.operation}\` — ${step.state.replace('_', ' ')}`];
 	if (step.dependencies.length) lines.push(`After: ${step.dependencies.join(', ')}`);
 	if (step.critical) lines.push('On the critical path: it sets how long the run takes.');
 	if (step.message) lines.push(`${step.state === 'failed' ? 'Error' : 'Note'}: ${step.message}`);
 	if (decision) lines.push(`Waiting for a decision: ${decision.reason}`);
+	if (f && f.error + f.warning + f.info > 0) lines.push(`Findings: ${f.error} errors, ${f.warning} warnings, ${f.info} notes (in the Problems panel)`);
 	if (parameters !== undefined) lines.push('Parameters:\n\n```json\n' + clip(JSON.stringify(parameters, null, 2), 2000) + '\n```');
 	return {
 		id: `step:${run.runId}:${step.id}`,

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/tmp';
+import { eslintProject } from '../quality/fixtures';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const QO = join(ROOT, 'bin', 'qo.js');
@@ -214,6 +215,21 @@ describe('qo command line', function () {
 		assert.equal(readFileSync(join(ws, 'out/hello.txt'), 'utf8'), 'hi you');
 		assert.equal(qo(ws, 'rollback').status, 0);
 		assert.equal(readFileSync(join(ws, 'out/hello.txt'), 'utf8'), 'changed');
+	});
+
+	it('a quality step prints its findings as file:line:col severity message (rule), the first ten of them', () => {
+		const undefinedNames = Array.from({ length: 12 }, (_, i) => `export const v${i} = missing${i};`).join('\n');
+		const ws = eslintProject({ 'src/many.js': `${undefinedNames}\n` });
+		const file = write(ws, 'q.json', { name: 'q', instructions: [{ id: 'lint', type: 'quality', operation: 'lint', parameters: { paths: ['src'] } }] });
+		const r = qo(ws, 'run', file);
+		assert.equal(r.status, 1, r.stderr);
+		assert.match(r.stdout, /^ {2}lint: eslint — 12 errors$/m);
+		assert.match(r.stdout, /^ {4}src\/many\.js:1:19 error 'missing0' is not defined\. \(no-undef\)$/m);
+		assert.match(r.stdout, /^ {4}… and 2 more \(all of them: qo run --verbose, or --json\)$/m);
+		assert.match(r.stdout, /✖ lint .*eslint reported 12 errors \(severity gate "error"\); first: src\/many\.js:1:19 error/);
+		const json = qo(ws, 'run', file, '--json');
+		const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; findings?: unknown[] });
+		assert.equal(events.find((e) => e.type === 'findings')?.findings?.length, 12);
 	});
 
 	it('--help lists every command and --version prints the version', () => {

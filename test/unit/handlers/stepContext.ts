@@ -3,6 +3,7 @@ import { StepError } from '../../../src/core/errors';
 import type { AgentAssignment, Handler, StepContext, StepDecision, ToolStep, WorkspaceFs } from '../../../src/core/handlers/types';
 import type { DecisionAnswer } from '../../../src/core/ports';
 import type { LlmClient } from '../../../src/core/services/llm/client';
+import type { Finding } from '../../../src/core/quality/findings';
 import { nullLogger } from '../../../src/core/ports';
 import { DEFAULT_SECRET_PATTERNS, scrubEnv } from '../../../src/core/sandbox/env';
 import { createSandbox } from '../../../src/core/sandbox/paths';
@@ -13,6 +14,8 @@ export interface TestContext extends StepContext {
 	readonly decisions: StepDecision[];
 	readonly assignments: AgentAssignment[];
 	readonly usage: { model: string; promptTokens: number; completionTokens: number }[];
+	/** What the step reported through reportFindings, in order. */
+	readonly reported: { tool: string; findings: Finding[] }[];
 	readonly context: Map<string, unknown>;
 }
 
@@ -41,6 +44,7 @@ export async function makeContext(
 	const usage: TestContext['usage'] = [];
 	const decisions: StepDecision[] = [];
 	const assignments: AgentAssignment[] = [];
+	const reported: TestContext['reported'] = [];
 	return {
 		runId: 'test-run',
 		step: { id: 's1', type: 't', operation: 'o', parameters: {}, dependencies: [], priority: 0, index: 0, ...opts.step } as Instruction,
@@ -57,6 +61,7 @@ export async function makeContext(
 		agents: undefined,
 		outputs,
 		usage,
+		reported,
 		context,
 		async decide(request) {
 			decisions.push(request);
@@ -81,6 +86,9 @@ export async function makeContext(
 		},
 		output(stream, text) {
 			outputs.push({ stream, text });
+		},
+		reportFindings(tool, findings) {
+			reported.push({ tool, findings });
 		},
 		setContext(key, value) {
 			context.set(key, value);

@@ -30,6 +30,15 @@ function pidCollector(names: string[]) {
 }
 
 describe('process tree', () => {
+	it('writes input to stdin and closes it; a process that never reads it is not an error', async () => {
+		const echo = await runProcess(opts({ command: node, args: ['-e', 'process.stdin.pipe(process.stdout)'], input: 'héllo\nworld' }));
+		assert.equal(echo.exitCode, 0);
+		assert.equal(echo.stdout, 'héllo\nworld');
+		const big = 'x'.repeat(4 << 20);
+		const ignored = await runProcess(opts({ command: node, args: ['-e', 'process.exit(0)'], input: big }));
+		assert.equal(ignored.exitCode, 0);
+	});
+
 	it('runs an executable with args, without a shell, and captures both streams', async () => {
 		const r = await runProcess(
 			opts({ command: node, args: ['-e', 'console.log(process.argv[1]); console.error("e"); process.exit(4)', '$HOME; echo no'] }),

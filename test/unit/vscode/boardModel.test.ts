@@ -33,6 +33,30 @@ const step = (runId: string, id: string, state: StepState, extra: Partial<Extrac
 const clone = (s: BoardSnapshot): BoardSnapshot => JSON.parse(JSON.stringify(s));
 
 describe('board model', () => {
+	it("quality findings become the step's error/warning counts: one latest list per tool, summed over tools", () => {
+		const model = new BoardModel();
+		const mirror: BoardSnapshot = clone(model.snapshot());
+		const index = indexSteps(mirror);
+		model.onChange((change) => {
+			const msg = hostToWebviewSchema.parse(JSON.parse(JSON.stringify({ type: 'patch', version: change.version, patches: change.patches })));
+			if (msg.type === 'patch') for (const p of msg.patches) applyBoardPatch(mirror, p, index);
+		});
+		model.apply(started('r1', 2));
+		model.flush();
+		const f = (severity: 'error' | 'warning' | 'info') => ({ file: 'a.ts', line: 1, severity, message: 'm', source: 't' });
+		model.apply({ type: 'findings', runId: 'r1', id: 's0', tool: 'eslint', findings: [f('error'), f('warning'), f('warning')] });
+		model.apply({ type: 'findings', runId: 'r1', id: 's0', tool: 'tsc', findings: [f('error'), f('info')] });
+		model.flush();
+		assert.deepEqual(mirror.runs[0].steps[0].findings, { error: 2, warning: 2, info: 1 });
+		// A retry reports eslint again: its new list replaces the old one.
+		model.apply({ type: 'findings', runId: 'r1', id: 's0', tool: 'eslint', findings: [] });
+		model.apply({ type: 'findings', runId: 'r1', id: 'nope', tool: 'eslint', findings: [f('error')] });
+		model.flush();
+		assert.deepEqual(mirror.runs[0].steps[0].findings, { error: 1, warning: 0, info: 1 });
+		assert.equal(mirror.runs[0].steps[1].findings, undefined);
+		assert.deepEqual(model.step('r1', 's0')?.findings, mirror.runs[0].steps[0].findings);
+	});
+
 	it('patches replayed on a copy of the last snapshot give the same board (the webview stays in sync)', () => {
 		const model = new BoardModel();
 		const mirror: BoardSnapshot = clone(model.snapshot());

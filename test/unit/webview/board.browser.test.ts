@@ -153,6 +153,15 @@ describe('board webview in Chromium', function () {
 		const done3 = level3.filter((s) => ['succeeded', 'failed'].includes(s.state)).length;
 		assert.match((await page.locator('.level[data-level="3"] .level-count').textContent()) ?? '', new RegExp(`^${done3}/${PER_LEVEL}\n`));
 		assert.notEqual(await page.locator('.timings-list li').count(), 0, 'slowest steps listed');
+		// A quality step's findings: counts on its chip, in words in its tooltip.
+		const quality = stepId(0, 1);
+		model.version += 1;
+		await send({ type: 'patch', version: model.version, patches: [{ kind: 'steps', runId: BIG_RUN, steps: [{ id: quality, findings: { error: 2, warning: 1, info: 0 } }] }] });
+		await settle();
+		const chip = page.locator(`.chip[data-step="${quality}"]`);
+		assert.equal(await chip.getAttribute('data-findings'), '✖2 ⚠1');
+		await chip.hover();
+		assert.match((await chip.getAttribute('title')) ?? '', /\nfindings: 2 errors, 1 warning, 0 notes(\n|$)/);
 		assert.deepEqual(problems, []);
 	});
 

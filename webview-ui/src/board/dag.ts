@@ -4,7 +4,7 @@ import { createButton } from '../components/button';
 import { FINAL_STATES } from '../store';
 import type { BoardContext } from './context';
 import { h, setText } from './dom';
-import { formatDuration, stateLabel } from './format';
+import { formatDuration, plural, stateLabel } from './format';
 
 /** Chips drawn per level before a "show all" button; the rest are drawn on request. */
 export const LEVEL_CHIP_LIMIT = 2000;
@@ -286,6 +286,18 @@ function paintChip(chip: HTMLElement, step: StepView): void {
 		if (attempt) chip.dataset.attempt = attempt;
 		else delete chip.dataset.attempt;
 	}
+	const findings = findingsBadge(step);
+	if (chip.dataset.findings !== findings) {
+		if (findings) chip.dataset.findings = findings;
+		else delete chip.dataset.findings;
+	}
+}
+
+/** `✖2 ⚠1` for a step whose quality tools reported errors and warnings; undefined when there are none. */
+function findingsBadge(step: StepView): string | undefined {
+	const f = step.findings;
+	if (!f || (f.error === 0 && f.warning === 0)) return undefined;
+	return [f.error ? `✖${f.error}` : '', f.warning ? `⚠${f.warning}` : ''].filter(Boolean).join(' ');
 }
 
 function tooltip(step: StepView, decision: string | undefined): string {
@@ -294,6 +306,8 @@ function tooltip(step: StepView, decision: string | undefined): string {
 	if (step.durationMs !== undefined) lines.push(formatDuration(step.durationMs));
 	if (step.critical) lines.push('on the critical path');
 	if (step.message) lines.push(step.message);
+	const f = step.findings;
+	if (f && f.error + f.warning + f.info > 0) lines.push(`findings: ${[plural(f.error, 'error'), plural(f.warning, 'warning'), plural(f.info, 'note')].join(', ')}`);
 	if (decision) lines.push(`waiting for: ${decision} (click to answer)`);
 	if (step.dependencies.length) {
 		const shown = step.dependencies.slice(0, 8).join(', ');
