@@ -145,7 +145,7 @@ export class OrchestrationSession {
 		if (result.status === 'succeeded') return this.finish(analysis, 'succeeded', undefined, runId);
 		if (result.status === 'cancelled' || this.signal.aborted) return this.finish(analysis, 'cancelled', result.message, runId);
 		if (result.status === 'rejected') return this.finish(analysis, 'rejected', result.message, runId);
-		const failure = result.message ?? `the run ended ${result.status}`;
+		const failure = oneLine(result.message ?? `the run ended ${result.status}`);
 		this.to('error', { runId, planFile, detail: failure });
 		const max = this.opts.maxReplans ?? 1;
 		if (this.replans >= max) return this.finish(analysis, 'failed', `${failure} (no replans left: at most ${max})`, runId);
@@ -274,6 +274,12 @@ export class OrchestrationSession {
 /** Orchestrates a goal from analysis to the end of its last run (see OrchestrationSession). */
 export function orchestrate(goal: string, opts: OrchestrationOptions): Promise<OrchestrationResult> {
 	return new OrchestrationSession(goal, opts).run();
+}
+
+/** A run's message (a failed command's output may follow it) on one line, for transitions and the session's message. */
+function oneLine(text: string, max = 200): string {
+	const line = text.replace(/\s*\n\s*/g, ' ').trim();
+	return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 function firstLine(text: string): string {
