@@ -104,7 +104,10 @@ export class OrchestrationSession {
 		return this.current;
 	}
 
-	/** Analyses, plans, saves, reviews, runs and recovers; throws when analysing or planning fails (after 'error'). */
+	/**
+	 * Analyses, plans, saves, reviews, runs and recovers. Throws (after 'error' and 'completing') when analysing or
+	 * planning fails or a run cannot start; a run that fails is an outcome, not a throw.
+	 */
 	async run(): Promise<OrchestrationResult> {
 		let analysis: Analysis;
 		let prepared: PreparedPlan;
@@ -139,7 +142,15 @@ export class OrchestrationSession {
 	private async execute(analysis: Analysis, plan: Workflow, toRun: Workflow): Promise<OrchestrationResult> {
 		const planFile = this.plans[this.plans.length - 1]?.file;
 		this.to('executing', { planFile, detail: plural(toRun.instructions.length, 'step') });
-		const result = await this.follow(toRun);
+		let result: RunResult;
+		try {
+			result = await this.follow(toRun);
+		} catch (err) {
+			// The run could not start or finish (its lock, the disk): nothing to replan.
+			this.to('error', { planFile, detail: describeError(err) });
+			this.to('completing', { outcome: 'failed', planFile, detail: describeError(err) });
+			throw err;
+		}
 		this.runs.push(result);
 		const runId = result.runId;
 		if (result.status === 'succeeded') return this.finish(analysis, 'succeeded', undefined, runId);
