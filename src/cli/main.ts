@@ -7,6 +7,7 @@ import { rejectAll } from '../core/ports';
 import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } from './cli';
 import { RunDisplay, plural } from './display';
+import { addOrchestrateCommand } from './orchestrateCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 
@@ -21,7 +22,7 @@ export function buildProgram(cli: Cli): Command {
 		.showHelpAfterError('(run qo --help for usage)')
 		.addHelpText(
 			'after',
-			'\nExit codes: 0 success, 1 a step failed, 2 invalid input, 3 a step was rejected or needs approval (use --yes), 130 cancelled.\nQuick start: qo run examples/hello.workflow.json, then qo rollback to undo it.',
+			'\nExit codes: 0 success, 1 a step failed, 2 invalid input, 3 a step was rejected or needs approval (use --yes), 130 cancelled.\nQuick start: qo run examples/hello.workflow.json, then qo rollback to undo it. From a goal: qo orchestrate "run the tests" --plan-only',
 		)
 		.exitOverride()
 		.configureOutput({ writeOut: (s) => cli.out(s.trimEnd()), writeErr: (s) => cli.err(s.trimEnd()) });
@@ -102,6 +103,8 @@ export function buildProgram(cli: Cli): Command {
 			if (o.json) cli.out(JSON.stringify(planJson(plan, engine.planLookups())));
 			else printPlan(plan, (l) => cli.out(l), engine.planLookups());
 		});
+
+	addOrchestrateCommand(program, cli, globals);
 
 	program
 		.command('resume')

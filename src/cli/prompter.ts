@@ -26,6 +26,8 @@ export class TtyPrompter implements DecisionPrompter {
 		try {
 			this.output.write(`\n? Step ${req.stepId} (${req.type}.${req.operation}) needs a decision: ${req.reason}\n`);
 			this.output.write(`  It will: ${req.summary}\n`);
+			// A replan's diff, a budget's figures: what to read before answering.
+			if (req.details) this.output.write(`${req.details.replace(/^/gm, '    ')}\n`);
 			for (;;) {
 				const a = (await rl.question('  Approve? [y]es / [n]o / [e]dit parameters / [s]how parameters: ', { signal })).trim().toLowerCase();
 				if (a === 'y' || a === 'yes') return { approve: true };

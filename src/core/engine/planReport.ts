@@ -119,7 +119,8 @@ export function printPlan(plan: Plan, print: (line: string) => void, lookups: Pl
 			const marks = [critical.has(ins.id) ? '*' : ' ', approvalOf(s) ? '!' : ' '].join('');
 			const deps = ins.dependencies.length ? `  ← ${ins.dependencies.join(', ')}` : '';
 			const cond = ins.run_if && ins.run_if !== 'success' ? `  [run_if ${ins.run_if}]` : '';
-			print(`  ${marks} ${ins.id}  ${ins.type}.${ins.operation}: ${s.summary}${deps}${cond}`);
+			// One line per step whatever a handler's summary holds (a prompt's line breaks).
+			print(`  ${marks} ${ins.id}  ${ins.type}.${ins.operation}: ${s.summary.replace(/\s*\n\s*/g, ' ')}${deps}${cond}`);
 		}
 		if (indices.length > PER_LEVEL) print(`     … and ${indices.length - PER_LEVEL} more`);
 	});
