@@ -92,6 +92,7 @@ async function runOrchestrate(cli: Cli, g: GlobalOptions, goal: string, o: Orche
 			engine,
 			prompter,
 			llm,
+			agents: engine.agents.list().map(({ definition: d }) => ({ name: d.name, description: d.description, capabilities: d.capabilities })),
 			maxReplans: o.maxReplans,
 			review,
 			signal,
