@@ -386,7 +386,8 @@ describe('file handler plans', () => {
 		assert.equal(await sum('move', { path: 'a', to: 'b' }), 'move a to b');
 	});
 
-	it('marks reads as pure and every other operation as a workspace effect', () => {
-		for (const [name, op] of Object.entries(fileHandler.operations)) assert.equal(op.effect, name === 'read' ? 'none' : 'workspace', name);
+	it('marks reads (read, list, search) as pure and every other operation as a workspace effect', () => {
+		const reads = new Set(['read', 'list', 'search']);
+		for (const [name, op] of Object.entries(fileHandler.operations)) assert.equal(op.effect, reads.has(name) ? 'none' : 'workspace', name);
 	});
 });

@@ -1,18 +1,25 @@
-// Test-only pieces for orchestration tests: an `agent task` handler (the real one is another branch's work), a
-// `quality` handler, and small real package.json workspaces.
+// Test-only pieces for orchestration tests: an `agent task` handler whose work a test scripts, a `quality` handler
+// with no real tools behind it, and small real package.json workspaces.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { createDefaultRegistry, type HandlerRegistry } from '../../../src/core/handlers';
+import { createDefaultRegistry, HandlerRegistry } from '../../../src/core/handlers';
 import { agentTaskParams, type AgentTaskParams } from '../../../src/core/handlers/agentParams';
 import { defineOperation, type StepContext } from '../../../src/core/handlers/types';
 import { tempDir } from '../../helpers/tmp';
 
 export type AgentBehaviour = (params: AgentTaskParams, ctx: StepContext) => Promise<unknown>;
 
+/** The built-in handlers without agent and quality, which these tests replace with scripted ones. */
+export function baseRegistry(): HandlerRegistry {
+	const registry = new HandlerRegistry();
+	for (const h of createDefaultRegistry().all()) if (h.type !== 'agent' && h.type !== 'quality') registry.register(h);
+	return registry;
+}
+
 /** The built-in handlers plus a test-only `agent task` whose work is `behaviour` (default: nothing, output `{ done: true }`). */
 export function registryWithAgents(behaviour: AgentBehaviour = async () => ({ done: true })): HandlerRegistry {
-	return createDefaultRegistry().register({
+	return baseRegistry().register({
 		type: 'agent',
 		description: 'test-only agent tasks',
 		operations: {

@@ -85,7 +85,8 @@ describe('orchestrate: the LLM planner (scripted OpenAI-protocol server, real op
 	it('the catalog lists every registered operation with its parameters as JSON Schema', async () => {
 		const engine = await createEngine({ workspace: projectWorkspace({}) });
 		const catalog = operationCatalog(engine.registry);
-		for (const op of ['exec.run', 'file.modify', 'git.commit', 'util.echo', 'llm.generate']) assert.match(catalog, new RegExp(`- ${op.replace('.', '\\.')} parameters: \\{`));
-		assert.doesNotMatch(catalog, /agent\.task/);
+		for (const op of ['exec.run', 'file.modify', 'git.commit', 'util.echo', 'llm.generate', 'quality.test', 'agent.task']) {
+			assert.match(catalog, new RegExp(`- ${op.replace('.', '\\.')} parameters: \\{`));
+		}
 	});
 });

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createEngine } from '../../../src/core/engine';
 import { StateError } from '../../../src/core/errors';
-import { createDefaultRegistry } from '../../../src/core/handlers';
 import { continuationOf, type RunRecord } from '../../../src/core/orchestrate/continuation';
 import { diffPlans } from '../../../src/core/orchestrate/diff';
 import { listPlans, loadPlan, planSlug, savePlan, type PlanMeta } from '../../../src/core/orchestrate/plans';
@@ -11,6 +10,7 @@ import { escapeTemplates } from '../../../src/core/orchestrate/steps';
 import { analyseByRules } from '../../../src/core/orchestrate/analyse';
 import type { RawWorkflow } from '../../../src/core/workflow/schema';
 import { substitute } from '../../../src/core/workflow/substitute';
+import { baseRegistry } from './helpers';
 import { tempDir } from '../../helpers/tmp';
 
 const facts = { files: [], missing: [], checks: {}, languages: [], git: false, scanned: 0, truncated: false };
@@ -53,7 +53,7 @@ describe('orchestrate: plans on disk, plan diffs, continuing a failed run', func
 	});
 
 	it('diffPlans: added, removed and changed steps with what changed, as text a person reads', async () => {
-		const engine = await createEngine({ workspace: tempDir(), registry: createDefaultRegistry() });
+		const engine = await createEngine({ workspace: tempDir(), registry: baseRegistry() });
 		const before = engine.parse(JSON.stringify(plan));
 		const revised: RawWorkflow = {
 			name: 'p',

@@ -3,12 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine } from '../../../src/core/engine';
 import type { EngineEvent } from '../../../src/core/engine/events';
-import { createDefaultRegistry, type HandlerRegistry } from '../../../src/core/handlers';
+import type { HandlerRegistry } from '../../../src/core/handlers';
 import { orchestrate, type OrchestrationEvent, type OrchestrationOptions } from '../../../src/core/orchestrate/session';
 import { approveAll, type DecisionAnswer, type DecisionPrompter, type DecisionRequest } from '../../../src/core/ports';
 import { createOpenAiClient } from '../../../src/core/services/llm/client';
 import { startScriptedOpenAi, type ScriptedOpenAi } from '../../helpers/scriptedOpenAi';
-import { nodeScript, projectWorkspace, registryWithAgents } from './helpers';
+import { baseRegistry, nodeScript, projectWorkspace, registryWithAgents } from './helpers';
 
 /** Answers every decision with `answer`, remembering the requests. */
 function recordingPrompter(answer: DecisionAnswer): DecisionPrompter & { requests: DecisionRequest[] } {
@@ -40,7 +40,7 @@ describe('orchestrate: the session state machine, running plans for real', funct
 
 	it('a plan that succeeds: analysing → planning → executing → monitoring → completing', async () => {
 		const ws = projectWorkspace({ test: nodeScript('all good') });
-		const s = await session(ws, createDefaultRegistry(), approveAll);
+		const s = await session(ws, baseRegistry(), approveAll);
 		const result = await orchestrate('Run the tests', s.opts);
 		assert.equal(result.outcome, 'succeeded', result.message);
 		assert.deepEqual(names(s.states), ['analysing', 'planning', 'executing', 'monitoring', 'completing']);
@@ -53,7 +53,7 @@ describe('orchestrate: the session state machine, running plans for real', funct
 
 	it('review sees the saved plan; an edit to the file meanwhile is what runs', async () => {
 		const ws = projectWorkspace({ test: nodeScript('original') });
-		const s = await session(ws, createDefaultRegistry(), approveAll, {
+		const s = await session(ws, baseRegistry(), approveAll, {
 			review: async (prepared) => {
 				const plan = JSON.parse(readFileSync(prepared.saved.file, 'utf8'));
 				plan.instructions[0].parameters.command = 'echo edited > edited.txt';
@@ -70,7 +70,7 @@ describe('orchestrate: the session state machine, running plans for real', funct
 	it('a step waiting for a decision is escalating, then monitoring again', async () => {
 		const ws = projectWorkspace({ test: nodeScript('ok'), deploy: 'echo shipped > shipped.txt' });
 		const prompter = recordingPrompter({ approve: true });
-		const s = await session(ws, createDefaultRegistry(), prompter);
+		const s = await session(ws, baseRegistry(), prompter);
 		const result = await orchestrate('Deploy the app to production', s.opts);
 		assert.equal(result.outcome, 'succeeded', result.message);
 		assert.deepEqual(names(s.states), ['analysing', 'planning', 'executing', 'monitoring', 'escalating', 'monitoring', 'completing']);
@@ -139,7 +139,7 @@ describe('orchestrate: the session state machine, running plans for real', funct
 		assert.match(r0.message ?? '', /\(no replans left: at most 0\)$/);
 		assert.deepEqual(names(none.states).slice(-2), ['error', 'completing']);
 
-		const plain = await session(ws, createDefaultRegistry(), approveAll);
+		const plain = await session(ws, baseRegistry(), approveAll);
 		const r1 = await orchestrate('Run the tests', plain.opts);
 		assert.equal(r1.outcome, 'failed');
 		assert.match(r1.message ?? '', /no revised plan: the offline planner revises a plan with an agent task, and no agent handler is registered/);
@@ -172,7 +172,7 @@ describe('orchestrate: the session state machine, running plans for real', funct
 			const ws = projectWorkspace({});
 			const prompter = recordingPrompter({ approve: true });
 			const llm = createOpenAiClient({ baseUrl: server.baseUrl, model: 'm' });
-			const s = await session(ws, createDefaultRegistry(), prompter, { llm });
+			const s = await session(ws, baseRegistry(), prompter, { llm });
 			const result = await orchestrate('Write the report once ready', s.opts);
 
 			assert.equal(result.outcome, 'succeeded', result.message);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createEngine, type Engine } from '../../../src/core/engine';
-import { createDefaultRegistry, type HandlerRegistry } from '../../../src/core/handlers';
+import type { HandlerRegistry } from '../../../src/core/handlers';
 import { createPlanner } from '../../../src/core/orchestrate/planner';
 import type { Step } from '../../../src/core/orchestrate/steps';
 import { planFromTemplates } from '../../../src/core/orchestrate/templates';
 import type { Workflow } from '../../../src/core/workflow/schema';
-import { nodeScript, projectWorkspace, registryWithAgents, withQuality } from './helpers';
+import { baseRegistry, nodeScript, projectWorkspace, registryWithAgents, withQuality } from './helpers';
 
 const SCRIPTS = { test: nodeScript('tests ok'), lint: nodeScript('lint ok'), build: nodeScript('built') };
 const FILES = { 'src/math.ts': 'export const add = (a: number, b: number) => a + b;\n', 'src/handlers/signup.ts': 'export function signup() {}\n' };
@@ -129,7 +129,7 @@ describe('orchestrate: the template planner (offline fallback)', function () {
 	});
 
 	it('without the agent handler tasks are model answers, and the description says so', async () => {
-		const { engine: plain } = await setup(createDefaultRegistry());
+		const { engine: plain } = await setup(baseRegistry());
 		const { planned, workflow } = await plan(plain, 'Add tests for src/math.ts');
 		assert.equal(step(workflow, 'write_tests').type, 'llm');
 		assert.match(step(workflow, 'write_tests').parameters.prompt as string, /Files: src\/math\.ts/);
