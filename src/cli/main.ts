@@ -7,6 +7,7 @@ import { rejectAll } from '../core/ports';
 import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } from './cli';
 import { RunDisplay, plural } from './display';
+import { addAgentsCommand } from './agentsCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
@@ -184,6 +185,8 @@ export function buildProgram(cli: Cli): Command {
 			const engine = await cli.engine(globals(), rejectAll);
 			for (const line of await engine.runLog(run as string)) cli.out(line);
 		});
+
+	addAgentsCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint
