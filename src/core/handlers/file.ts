@@ -20,7 +20,7 @@ function parseMode(mode: number | string | undefined): number | undefined {
 }
 
 /** Turns file system errors into step errors that name the path; sandbox and state errors pass unchanged. */
-function fsFailure(err: unknown, rel: string, verb: string): Error {
+export function fsFailure(err: unknown, rel: string, verb: string): Error {
 	if (StepError.is(err) || SandboxError.is(err) || StateError.is(err)) return err;
 	const code = errnoCode(err);
 	const detail = err instanceof Error ? err.message : String(err);

@@ -12,7 +12,7 @@ export interface EscalationPolicy {
 	gitOperations: string[];
 	/** Deleting (or moving away) a file needs approval. */
 	confirmDeletes: boolean;
-	/** Workspace globs `file` steps may write without asking; when non-empty, a write outside them needs approval. */
+	/** Workspace globs steps may write without asking; when non-empty, a declared write outside them needs approval. */
 	allowedWritePaths: string[];
 }
 
@@ -124,16 +124,15 @@ function* escalations(p: Compiled, step: EscalationSubject): Generator<Escalatio
 	if (type === 'exec' || type === 'quality') {
 		for (const line of touches.commands ?? []) yield* commandEscalations(p, line);
 	}
-	if (type === 'file') {
-		if (p.confirmDeletes && (operation === 'delete' || operation === 'move')) {
-			const what = operation === 'delete' ? 'deletes' : 'moves away';
-			yield { rule: 'file:delete', reason: `it ${what} ${touches.writes[0] ?? 'a file'}` };
-		}
-		if (p.writes.length > 0) {
-			for (const w of touches.writes) {
-				if (!p.writes.some((g) => g.test(w))) {
-					yield { rule: `file:outside-allowed:${w}`, reason: `${w} is outside the allowed write paths (${p.writes.map((g) => g.pattern).join(', ')})` };
-				}
+	if (type === 'file' && p.confirmDeletes && (operation === 'delete' || operation === 'move')) {
+		const what = operation === 'delete' ? 'deletes' : 'moves away';
+		yield { rule: 'file:delete', reason: `it ${what} ${touches.writes[0] ?? 'a file'}` };
+	}
+	// Every step's declared file writes, not only `file` steps': an llm step's output_path or applied fix is a write too.
+	if (p.writes.length > 0) {
+		for (const w of touches.writes) {
+			if (!p.writes.some((g) => g.test(w))) {
+				yield { rule: `file:outside-allowed:${w}`, reason: `${w} is outside the allowed write paths (${p.writes.map((g) => g.pattern).join(', ')})` };
 			}
 		}
 	}

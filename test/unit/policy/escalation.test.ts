@@ -47,6 +47,9 @@ describe('escalation policy', () => {
 		assert.equal(check({ type: 'git', operation: 'status', touches: { reads: [], writes: [] } }), undefined);
 		assert.equal(check(file('create', 'src/a.ts')), undefined);
 		assert.equal(check(file('create', 'docs/a.md'))?.rule, 'file:outside-allowed:docs/a.md');
+		// Any step's declared writes, e.g. an llm fix applied without asking.
+		assert.equal(check({ type: 'llm', operation: 'fix', touches: { reads: [], writes: ['lib/x.ts'] } })?.rule, 'file:outside-allowed:lib/x.ts');
+		assert.equal(check({ type: 'llm', operation: 'fix', touches: { reads: [], writes: ['src/x.ts'] } }), undefined);
 		allowed.add('file:delete');
 		assert.equal(check(file('delete', 'src/a.ts')), undefined);
 	});
