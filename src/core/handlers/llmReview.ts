@@ -17,26 +17,14 @@ import {
 	systemParam,
 	temperatureParam,
 } from './llmCall';
+import { countFindings, type Finding as QualityFinding, type Severity } from '../quality/findings';
 import { clip } from './shared';
 import { defineOperation, type StepContext } from './types';
 
-export type FindingSeverity = 'error' | 'warning' | 'info';
+type FindingSeverity = Severity;
 
-/**
- * A problem found in a file; the same fields as the `quality` handler's findings, so hosts show both alike.
- * `source` says who found it (`llm-review` here).
- */
-export interface Finding {
-	file: string;
-	line?: number;
-	column?: number;
-	severity: FindingSeverity;
-	message: string;
-	rule?: string;
-	source: string;
-	/** How to fix it, when the reviewer said. */
-	suggestion?: string;
-}
+/** The `quality` handler's finding (line 0: none named; source `llm-review`), plus how to fix it when the reviewer said. */
+export type Finding = QualityFinding & { suggestion?: string };
 
 export interface ReviewOutput {
 	findings: Finding[];
@@ -255,7 +243,7 @@ function checkFindings(answer: Answer, files: Map<string, number>): string | und
 function toFindings(answer: Answer): Finding[] {
 	return answer.findings.map((f) => ({
 		file: normalizePath(f.file),
-		...(f.line != null ? { line: f.line } : {}),
+		line: f.line ?? 0,
 		severity: f.severity,
 		message: f.message,
 		source: 'llm-review',
@@ -263,11 +251,7 @@ function toFindings(answer: Answer): Finding[] {
 	}));
 }
 
-function countOf(findings: Finding[]): Record<FindingSeverity, number> {
-	const counts = { error: 0, warning: 0, info: 0 };
-	for (const f of findings) counts[f.severity]++;
-	return counts;
-}
+const countOf = countFindings;
 
 function countText(counts: Record<FindingSeverity, number>): string {
 	return `${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`;
@@ -330,6 +314,8 @@ export const review = defineOperation({
 			);
 			const findings = toFindings(answer.value);
 			out = { findings, summary: answer.value.summary, counts: countOf(findings) };
+			// As diagnostics in VS Code and lines in qo, like a linter's.
+			ctx.reportFindings('llm-review', findings);
 		}
 		if (p.output_path) await ctx.fs.writeFile(p.output_path, reviewMarkdown(subject.label, out));
 		const over = gated(p, out.counts);

@@ -79,7 +79,7 @@ describe('llm review, document, fix and chat (real openai client against a scrip
 			assert.deepEqual(await stepOutput(engine, result.runId, 'rev'), {
 				findings: [
 					{ file: 'src/signup.js', line: 2, severity: 'error', message: 'The name goes to the database unchecked.', source: 'llm-review', suggestion: 'Validate it first.' },
-					{ file: 'src/signup.js', severity: 'info', message: 'No tests.', source: 'llm-review' },
+					{ file: 'src/signup.js', line: 0, severity: 'info', message: 'No tests.', source: 'llm-review' },
 				],
 				summary: 'One real problem.',
 				counts: { error: 1, warning: 0, info: 1 },
