@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { describeError, StepError } from '../errors';
 import { projectFacts } from '../quality/detect';
+import { fixField, fixLoop, type FixSettings } from '../quality/fixLoop';
 import { countFindings, findingSchema, gateMessage, sortFindings, type Finding, type FindingCounts, type SeverityGate } from '../quality/findings';
 import { ReportFormatError } from '../quality/parseLint';
 import { workspacePath, type PathContext } from '../quality/paths';
@@ -58,6 +59,7 @@ const scriptOrCommand = (p: ToolChoice) => p.script === undefined || p.command =
 
 const checkObject = z.object({ ...toolFields, ...runnerFields }).strict();
 const lintParams = checkObject
+	.extend({ fix: fixField.optional() })
 	.refine(argsNeedCommand, { message: '`args` needs `command`', path: ['args'] })
 	.refine(scriptOrCommand, { message: 'give `script` or `command`, not both', path: ['script'] });
 const formatParams = checkObject
@@ -252,8 +254,13 @@ function checkOperation(kind: Exclude<CheckKind, 'format'>, verb: string) {
 		touches: (p) => checkTouches(p, false),
 		async run(p, ctx): Promise<QualityOutput> {
 			const { output, all } = await runCheck(kind, p, ctx);
-			gate(output, all, p.severity, kind);
-			return output;
+			if (!p.fix) {
+				gate(output, all, p.severity, kind);
+				return output;
+			}
+			const failed = gateMessage(all, p.severity ?? 'error', output.tool);
+			if (!failed) return output;
+			return fixLoop(kind, p as typeof p & { fix: FixSettings }, ctx, output, all);
 		},
 	});
 }
