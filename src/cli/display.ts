@@ -41,6 +41,8 @@ const FRAME_MS = 80;
 export class RunDisplay {
 	private total = 0;
 	private done = 0;
+	/** Steps a step started (an agent's tool calls), with what each does: shown indented under their parent. */
+	private readonly children = new Map<string, string>();
 	private readonly running = new Map<string, string>();
 	private lastFrame = 0;
 	private frameTimer: NodeJS.Timeout | undefined;
@@ -90,6 +92,12 @@ export class RunDisplay {
 			case 'concurrency':
 				if (this.mode !== 'quiet') this.line(`concurrency now ${event.limit}: ${event.reason}`);
 				break;
+			case 'step-added':
+				this.children.set(event.step.id, event.summary);
+				break;
+			case 'allocation':
+				if (this.mode !== 'quiet') this.line(`  ${event.id} → ${event.assignment.reason.startsWith(`${event.assignment.agent}:`) ? event.assignment.reason : `${event.assignment.agent}: ${event.assignment.reason}`}`);
+				break;
 			case 'budget':
 				if (this.mode !== 'quiet' || event.level === 'stop') this.line(`budget ${event.level}: ${event.message}`);
 				break;
@@ -112,6 +120,17 @@ export class RunDisplay {
 		}
 		if (e.state === 'queued' || e.state === 'pending') return;
 		const final = e.state === 'succeeded' || e.state === 'failed' || e.state === 'skipped' || e.state === 'cancelled';
+		const child = this.children.get(e.id);
+		if (child !== undefined) {
+			if (final || e.state === 'waiting') this.running.delete(e.id);
+			if (this.mode !== 'quiet' && (final || e.state === 'waiting') && (this.listAll || e.state !== 'succeeded')) {
+				const time = e.durationMs !== undefined ? `  ${formatDuration(e.durationMs)}` : '';
+				const msg = e.message ? `  ${e.message.replace(/\n/g, '\n        ')}` : '';
+				this.line(`    ${this.paint(e.state, ICON[e.state] ?? '·')} ${e.id} ${child}${time}${msg}`);
+			}
+			this.scheduleFrame();
+			return;
+		}
 		if (final) {
 			this.done++;
 			this.running.delete(e.id);

@@ -14,6 +14,8 @@ const durationKey = (workflow: Workflow, id: string) => `${workflow.name}#${id}`
 /** The engine's plan: the workflow planned with the mean durations its steps took before. */
 export async function planWithDurations(ctx: EngineContext, workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan> {
 	const stats = await DurationStats.load(ctx.stateDir).catch(() => undefined);
+	const past = stats && stats.size > 0 ? (id: string) => stats.mean(durationKey(workflow, id)) : undefined;
+	const learned = agentEstimates(ctx, workflow);
 	return planWorkflow(workflow, {
 		registry: ctx.registry,
 		sandbox: ctx.sandbox,
@@ -21,8 +23,25 @@ export async function planWithDurations(ctx: EngineContext, workflow: Workflow, 
 		env: ctx.services.env,
 		settings,
 		// Nothing measured yet (a new workspace, or only fast steps): no per-step key building and lookups.
-		durations: stats && stats.size > 0 ? (id) => stats.mean(durationKey(workflow, id)) : undefined,
+		durations: learned ? (id) => past?.(id) ?? learned.get(id) : past,
 	});
+}
+
+/**
+ * What agent steps are likely to take before this workflow's own history knows: the learning store's recent
+ * duration of the named agent (or of agent tasks in general).
+ */
+function agentEstimates(ctx: EngineContext, workflow: Workflow): Map<string, number> | undefined {
+	const learning = ctx.services.agents?.learning;
+	if (!learning) return undefined;
+	let out: Map<string, number> | undefined;
+	for (const ins of workflow.instructions) {
+		if (ins.type !== 'agent') continue;
+		const agent = typeof ins.parameters.agent === 'string' ? ins.parameters.agent : undefined;
+		const ms = learning.estimateMs({ agent, stepType: 'agent' });
+		if (ms !== undefined) (out ??= new Map()).set(ins.id, ms);
+	}
+	return out;
 }
 
 export async function recordDurations(ctx: EngineContext, thePlan: Plan, outcome: RunOutcome): Promise<void> {

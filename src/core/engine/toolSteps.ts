@@ -44,7 +44,8 @@ export async function runToolStep(host: ToolHost, parent: Instruction, level: nu
 	const step: Instruction = { id, type: call.type, operation: call.operation, parameters: call.parameters, dependencies: [parent.id], priority: 0, index: -1 };
 	const agent = host.agentOf(parent.id);
 	if (agent) host.setAgent(id, agent);
-	const summary = safe(() => op.summary(params), `${call.type}.${call.operation}`);
+	// One line whatever the parameters hold (a find text with tabs and newlines).
+	const summary = safe(() => op.summary(params), `${call.type}.${call.operation}`).replace(/\s+/g, ' ');
 	const touches = safe(() => op.touches?.(params), undefined) ?? { reads: [], writes: [] };
 	const emit = (state: 'running' | 'succeeded' | 'failed' | 'cancelled', durationMs?: number, message?: string) => {
 		if (events.active) events.emit({ type: 'step', runId, id, state, attempt: 1, at: clock.now(), durationMs, message });

@@ -148,6 +148,20 @@ describe('agent steps (real engine, real tool steps, scripted OpenAI server on l
 		assert.equal(readFileSync(join(ws, 'src/signup.js'), 'utf8'), SIGNUP, 'the failed attempt was compensated');
 	});
 
+	it("what an agent's tasks took is learned, persisted in .quantum/learning.json, and feeds the next plan's critical path", async () => {
+		const { ws, engine, run } = await setup([{ text: 'Nothing to do.', delayMs: 30 }]);
+		const r = await run(task({ prompt: 'look around', agent: 'reviewer' }));
+		assert.equal(r.status, 'succeeded', r.message);
+		const stats = engine.learning.stats('reviewer', 'agent');
+		assert.equal(stats?.tasks, 1);
+		assert.ok(existsSync(join(ws, '.quantum/learning.json')));
+		const fresh = await createEngine({ workspace: ws });
+		assert.equal(fresh.learning.stats('reviewer')?.tasks, 1, 'read back by a new engine');
+		const other = fresh.parse(JSON.stringify({ name: 'never run', instructions: [{ id: 'a', type: 'agent', operation: 'task', parameters: { prompt: 'x', agent: 'reviewer' } }, { id: 'b', type: 'util', operation: 'echo', parameters: { value: 1 } }] }), join(ws, 'n.json'));
+		const plan = await fresh.plan(other);
+		assert.ok(plan.graph.remaining[0] >= 30, `the agent step is estimated from learning (${plan.graph.remaining[0]} ms)`);
+	});
+
 	it('a per-agent budget stops the run when the agent would pass it', async () => {
 		const { run } = await setup([{ toolCalls: [{ name: 'read_file', arguments: { path: 'src/signup.js' } }], repeat: true, usage: { prompt_tokens: 500, completion_tokens: 100 } }]);
 		const r = await run(JSON.stringify({ name: 'b', settings: { agent_budgets: { coder: { tokens: { stop: 2000 } } } }, instructions: [{ id: 'work', type: 'agent', operation: 'task', parameters: { prompt: 'read forever', agent: 'coder' } }] }));

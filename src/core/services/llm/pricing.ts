@@ -27,12 +27,19 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = Object.freez
 	'o4-mini': { input: 1.1, output: 4.4 },
 });
 
-/** The price of a model: exact name first, then the longest known prefix (dated snapshots like gpt-4o-2024-08-06). */
-export function priceOf(model: string, prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): ModelPrice | undefined {
-	if (Object.hasOwn(prices, model)) return prices[model];
+/**
+ * The price of a model: exact name first, then the longest known prefix (dated snapshots like gpt-4o-2024-08-06);
+ * `prices` (settings, QO_LLM_PRICES) before DEFAULT_PRICES.
+ */
+export function priceOf(model: string, prices: Readonly<Record<string, ModelPrice>> = {}): ModelPrice | undefined {
+	return lookup(model, { ...DEFAULT_PRICES, ...prices });
+}
+
+function lookup(model: string, table: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+	if (Object.hasOwn(table, model)) return table[model];
 	let best: string | undefined;
-	for (const name of Object.keys(prices)) if (model.startsWith(`${name}-`) && (!best || name.length > best.length)) best = name;
-	return best ? prices[best] : undefined;
+	for (const name of Object.keys(table)) if (model.startsWith(`${name}-`) && (!best || name.length > best.length)) best = name;
+	return best ? table[best] : undefined;
 }
 
 /** USD for this usage, or undefined when the model's price is unknown (local models, unlisted ones). */
