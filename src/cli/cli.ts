@@ -5,6 +5,7 @@ import type { RunStatus } from '../core/engine/events';
 import { describeError, StateError, WorkflowError } from '../core/errors';
 import { createEscalationCheck, DEFAULT_ESCALATION_POLICY } from '../core/policy/escalation';
 import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logger } from '../core/ports';
+import type { DecisionSuggestion, LearningStore } from '../core/agents/learning';
 import { describeUsage } from '../core/engine/budget';
 import { parsePrices } from '../core/services/llm/pricing';
 import { llmClientFromEnv } from '../core/services/llm/settings';
@@ -29,6 +30,8 @@ export interface GlobalOptions {
 	color?: boolean;
 	/** false with --no-policy: only requires_approval and the sandbox's protected paths ask. */
 	policy?: boolean;
+	/** --allow: escalation rules that go ahead without asking, for this invocation. */
+	allow?: string[];
 }
 
 export interface Io {
@@ -60,16 +63,41 @@ export class Cli {
 		};
 	}
 
+	/** What the person's answers taught this invocation: offered after the run, never applied by themselves. */
+	readonly suggestions: DecisionSuggestion[] = [];
+
 	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
-		return createEngine({
+		const learned: { store?: LearningStore } = {};
+		// A person's answers to rule-based decisions are counted; after three alike, the rule is offered as --allow.
+		const recording: DecisionPrompter = {
+			decide: async (request, signal) => {
+				const answer = await prompter.decide(request, signal);
+				const store = learned.store;
+				if (request.rule && answer.by !== 'policy' && store) {
+					const offer = store.recordDecision(request.rule, answer.approve);
+					if (offer) this.suggestions.push(offer);
+					await store.save().catch(() => undefined);
+				}
+				return answer;
+			},
+		};
+		const allowed = new Set(g.allow ?? []);
+		const engine = await createEngine({
 			workspace: g.workspace ?? process.cwd(),
-			prompter,
+			prompter: recording,
 			llm: await llmClientFromEnv(process.env),
 			prices: parsePrices(process.env.QO_LLM_PRICES, (m) => this.err(`warning: ${m}`)),
 			logger: this.logger(g.verbose ?? false, mode),
 			// The same default escalation policy as the extension's: risky commands and deletions ask first.
-			escalation: g.policy === false ? undefined : createEscalationCheck(DEFAULT_ESCALATION_POLICY),
+			escalation:
+				g.policy === false
+					? undefined
+					: createEscalationCheck(DEFAULT_ESCALATION_POLICY, () => allowed, undefined, (e, step) =>
+							this.logger(g.verbose ?? false, mode).log('info', 'policy', `${step.type}.${step.operation} went ahead: ${e.rule} is allowed with --allow`),
+						),
 		});
+		learned.store = engine.learning;
+		return engine;
 	}
 
 	displayMode(json: boolean, quiet: boolean): DisplayMode {
@@ -115,6 +143,13 @@ export class Cli {
 			this.out(`\n${result.status.toUpperCase()} ${result.runId} in ${formatDuration(result.durationMs)}: ${parts.join(', ') || 'no steps'}`);
 			if (result.message && result.status !== 'succeeded') this.out(`  ${result.message.replace(/\n/g, '\n    ')}`);
 			if (result.usage) for (const line of describeUsage(result.usage)) this.out(`  ${line}`);
+			for (const offer of this.suggestions.splice(0)) {
+				this.out(
+					offer.action === 'auto-approve'
+						? `  Tip: ${offer.message} Pass --allow ${offer.rule} and qo will not ask again.`
+						: `  Tip: ${offer.message} Leave the step out, or change the workflow.`,
+				);
+			}
 			if (result.status === 'failed' || result.status === 'cancelled' || result.status === 'rejected') {
 				this.out(`  Undo its changes: qo rollback ${result.runId}    Continue it: qo resume ${result.runId}`);
 			} else if (result.status === 'succeeded') {

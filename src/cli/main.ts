@@ -20,6 +20,7 @@ export function buildProgram(cli: Cli): Command {
 		.option('-v, --verbose', 'show info logs and command output')
 		.option('--no-color', 'plain text without colours')
 		.option('--no-policy', 'skip the escalation policy (risky commands such as rm -r or git push, deletions): only requires_approval and protected paths ask')
+		.option('--allow <rule...>', 'let steps an escalation rule would pause go ahead (rule ids as qo plan and the prompts show them, e.g. exec:risky:rm-r)')
 		.showHelpAfterError('(run qo --help for usage)')
 		.addHelpText(
 			'after',

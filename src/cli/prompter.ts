@@ -26,6 +26,7 @@ export class TtyPrompter implements DecisionPrompter {
 		try {
 			this.output.write(`\n? Step ${req.stepId} (${req.type}.${req.operation}) needs a decision: ${req.reason}\n`);
 			this.output.write(`  It will: ${req.summary}\n`);
+			if (req.rule) this.output.write(`  Rule: ${req.rule} (qo --allow ${req.rule} lets it go ahead without asking)\n`);
 			// A replan's diff, a budget's figures: what to read before answering.
 			if (req.details) this.output.write(`${req.details.replace(/^/gm, '    ')}\n`);
 			for (;;) {
