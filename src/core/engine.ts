@@ -11,6 +11,7 @@ import { commitRun, rollbackRun } from './engine/rollbackCommit';
 import type { RunServices } from './engine/run';
 import { recordedWorkflow, rememberParsedText } from './engine/snapshot';
 import { resumeRun, startRun, type ResumeOptions, type RunOptions } from './engine/start';
+import { allocateFromRegistry } from './agents/allocation';
 import { AgentRegistry } from './agents/registry';
 import { LearningStore } from './agents/learning';
 import { createDefaultRegistry, type HandlerRegistry } from './handlers';
@@ -123,6 +124,20 @@ export interface Engine {
 	dispose(): void;
 }
 
+/** For an agent step: who would take it, when that agent cannot work (an llm agent with no endpoint, none capable). */
+function agentNote(agents: AgentRegistry, step: PlannedStep, llmConfigured: boolean): string | undefined {
+	if (step.instruction.type !== 'agent' || step.dynamic) return undefined;
+	const p = step.staticParams as { capabilities?: string[]; agent?: string };
+	try {
+		const { agent } = allocateFromRegistry(agents, { capabilities: p.capabilities ?? [], agent: p.agent, stepType: 'agent' });
+		const def = agents.require(agent);
+		if (def.kind === 'llm' && !llmConfigured) return `would go to ${agent}, an LLM agent, but no LLM endpoint is configured (set one, or add a command agent with the capability)`;
+		return undefined;
+	} catch (err) {
+		return describeError(err);
+	}
+}
+
 function escalationNeed(check: EscalationCheck | undefined, step: PlannedStep): ApprovalNeed | undefined {
 	const e = check?.({ type: step.instruction.type, operation: step.instruction.operation, touches: step.touches });
 	return e ? { reason: e.reason, rule: e.rule } : undefined;
@@ -202,6 +217,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 			return {
 				approvalOf,
 				usageOf: (step) => estimateStepUsage(step, opts.llm?.model ?? DEFAULT_MODEL, opts.prices),
+				noteOf: (step) => agentNote(agents, step, opts.llm !== undefined),
 			};
 		},
 		async run(workflow, runOpts) {

@@ -21,6 +21,8 @@ export interface UsageEstimate {
 export interface PlanLookups {
 	approvalOf?: ApprovalLookup;
 	usageOf?: (step: PlannedStep) => UsageEstimate | undefined;
+	/** Something a person should know before running the step (the agent it would get cannot work offline...). */
+	noteOf?: (step: PlannedStep) => string | undefined;
 }
 
 /** Rough LLM use of steps whose parameters are known only at run time, or whose operation cannot tell, by type. */
@@ -88,6 +90,7 @@ export function planJson(plan: Plan, lookups: PlanLookups = {}) {
 			writes: s.touches.writes,
 			commands: s.touches.commands ?? [],
 			approval: approvalOf(s)?.reason ?? null,
+			note: lookups.noteOf?.(s) ?? null,
 			runIf: s.instruction.run_if ?? 'success',
 		})),
 		projectedUsage: usage.steps.length ? usage : null,
@@ -140,6 +143,14 @@ export function printPlan(plan: Plan, print: (line: string) => void, lookups: Pl
 	if (approvals.length) {
 		print(`Needs approval (!):`);
 		for (const a of approvals) print(`  ${a}`);
+	}
+	const notes = plan.steps.flatMap((s) => {
+		const note = lookups.noteOf?.(s);
+		return note ? [`${s.instruction.id}: ${note}`] : [];
+	});
+	if (notes.length) {
+		print('Before you run it:');
+		for (const n of notes) print(`  ${n}`);
 	}
 	const usage = projectUsage(plan, lookups.usageOf);
 	if (usage.steps.length) {

@@ -162,6 +162,16 @@ describe('agent steps (real engine, real tool steps, scripted OpenAI server on l
 		assert.ok(plan.graph.remaining[0] >= 30, `the agent step is estimated from learning (${plan.graph.remaining[0]} ms)`);
 	});
 
+	it('a plan says before running when an agent step would go to an LLM agent and no endpoint is configured', async () => {
+		const ws = tempDir();
+		const offline = await createEngine({ workspace: ws });
+		const wf = offline.parse(task({ prompt: 'x', capabilities: ['code'] }), join(ws, 'wf.json'));
+		const plan = await offline.plan(wf);
+		assert.match(offline.planLookups().noteOf?.(plan.steps[0]) ?? '', /would go to coder, an LLM agent, but no LLM endpoint is configured/);
+		const unknown = await offline.plan(offline.parse(task({ prompt: 'x', agent: 'nobody' }), join(ws, 'wf2.json')));
+		assert.match(offline.planLookups().noteOf?.(unknown.steps[0]) ?? '', /nobody/);
+	});
+
 	it('a per-agent budget stops the run when the agent would pass it', async () => {
 		const { run } = await setup([{ toolCalls: [{ name: 'read_file', arguments: { path: 'src/signup.js' } }], repeat: true, usage: { prompt_tokens: 500, completion_tokens: 100 } }]);
 		const r = await run(JSON.stringify({ name: 'b', settings: { agent_budgets: { coder: { tokens: { stop: 2000 } } } }, instructions: [{ id: 'work', type: 'agent', operation: 'task', parameters: { prompt: 'read forever', agent: 'coder' } }] }));
