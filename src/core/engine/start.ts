@@ -18,6 +18,8 @@ export interface RunOptions {
 	signal?: AbortSignal;
 	/** Called once the run has an id and a journal, before any step starts. */
 	onStart?(runId: string): void;
+	/** Use this run id (from newRunId, given out before the run starts, e.g. to a queued API submission). */
+	runId?: string;
 }
 
 export interface ResumeOptions {
@@ -32,8 +34,7 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 	const { stateDir, sandbox } = ctx;
 	const { clock } = ctx.services;
 	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
-	const runId = newRunId(new Date(clock.now()));
-	const paths = await createRunDir(stateDir, runId);
+	const { runId, paths } = await newRunDir(stateDir, clock.now(), runOpts.runId);
 	const release = await acquireRunLock(paths.dir);
 	let journal: Journal;
 	let meta: { file?: string; startedAt: number };
@@ -118,6 +119,25 @@ export async function resumeRun(ctx: EngineContext, given?: string, resumeOpts: 
 		throw err;
 	}
 }
+
+/** The run's folder under a fresh id (a new one on the rare clash of two runs started in the same second). */
+async function newRunDir(stateDir: string, now: number, given: string | undefined): Promise<{ runId: string; paths: Awaited<ReturnType<typeof createRunDir>> }> {
+	if (given !== undefined) {
+		if (!RUN_ID.test(given)) throw new StateError('not-found', `"${given}" is not a run id (expected yyyyMMdd-HHmmss-xxxx)`);
+		return { runId: given, paths: await createRunDir(stateDir, given) };
+	}
+	for (let attempt = 1; ; attempt++) {
+		const runId = newRunId(new Date(now));
+		try {
+			return { runId, paths: await createRunDir(stateDir, runId) };
+		} catch (err) {
+			if (attempt >= 8 || !StateError.is(err) || !/already exists/.test(err.message)) throw err;
+		}
+	}
+}
+
+/** What newRunId makes. */
+const RUN_ID = /^\d{8}-\d{6}-[0-9a-f]{4,}$/;
 
 function relativeIfInside(root: string, file: string): string {
 	const rel = path.relative(root, file);
