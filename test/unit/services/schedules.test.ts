@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createEngine, type Engine } from '../../../src/core/engine';
 import type { LogLevel } from '../../../src/core/ports';
@@ -180,6 +180,43 @@ describe('schedules: cron slots through the dispatcher, driven by a controllable
 		assert.equal((await h.engine.runs()).length, 1);
 	});
 
+	it('a scheduled workflow gone invalid or missing is reported at its slot, and later slots still come', async () => {
+		const h = await harness();
+		const file = write(h.ws, 'edit.workflow.json', workflow('edit', '* * * * *'));
+		const s = h.scheduler();
+		await s.start();
+		write(h.ws, file, { name: 'edit', settings: { schedule: '* * * * *' }, instructions: [{ id: 'x', type: 'util', operation: 'wiat' }] });
+		await tick(h.clock, s, MIN);
+		rmSync(join(h.ws, file));
+		await tick(h.clock, s, MIN);
+		write(h.ws, file, workflow('edit', '* * * * *'));
+		await tick(h.clock, s, MIN);
+		const fired = h.events.flatMap((e) => (e.type === 'schedule-fired' ? [e.result.status] : []));
+		assert.deepEqual(fired, ['invalid', 'error', 'started']);
+		assert.ok(h.logs.some((l) => /^error \[schedules\] edit: slot 2030-01-01T00:01:00\.000Z: the workflow is invalid: .*edit\.workflow\.json:\d+:\d+ instructions\[0\]\.operation: unknown operation 'wiat'/.test(l)), h.logs.join('\n'));
+		assert.ok(h.logs.some((l) => /^error \[schedules\] edit: slot 2030-01-01T00:02:00\.000Z could not be submitted: cannot read the workflow file .*edit\.workflow\.json: it does not exist/.test(l)), h.logs.join('\n'));
+		await s.stop();
+		await h.dispatcher.dispose();
+	});
+
+	it('reload picks up new and changed schedules; unchanged ones keep their place', async () => {
+		const h = await harness();
+		write(h.ws, 'a.workflow.json', workflow('a', '*/2 * * * *'));
+		write(h.ws, 'b.workflow.json', workflow('b'));
+		const s = h.scheduler({ files: ['a.workflow.json'] });
+		await s.start();
+		await tick(h.clock, s, 2 * MIN);
+		await h.dispatcher.idle();
+		await s.reload([{ name: 'b', cron: '* * * * *', workflow: 'b.workflow.json', policy: 'queue' }]);
+		assert.deepEqual(s.list().map((i) => [i.name, i.next]), [['b', slot('00:03')], ['a', slot('00:04')]]);
+		await tick(h.clock, s, 2 * MIN);
+		await h.dispatcher.idle();
+		assert.deepEqual(h.calls.map((c) => c.idempotencyKey).sort(), [`schedule:a:${slot('00:02')}`, `schedule:a:${slot('00:04')}`, `schedule:b:${slot('00:03')}`, `schedule:b:${slot('00:04')}`]);
+		assert.deepEqual(s.missed(), []);
+		await s.stop();
+		await h.dispatcher.dispose();
+	});
+
 	it('after a restart, slots missed while nothing ran are reported (count, first, last) and not run', async () => {
 		const ws = tempDir();
 		const clock = new FakeClock(T0);
@@ -230,7 +267,7 @@ describe('schedules: cron slots through the dispatcher, driven by a controllable
 			engine: { workspace: ws, stateDir: join(ws, '.quantum') },
 			dispatcher: { submit: async () => ({ status: 'skipped', reason: 'x' }) },
 			clock: new FakeClock(T0),
-			schedules: [{ name: 'from-settings', cron: '* * *', workflow: 'ok.workflow.json' }, { name: 'no-cron', workflow: 'x.json' }],
+			schedules: [{ name: 'from-settings', cron: '* * *', workflow: 'ok.workflow.json' }, { name: 'no-cron', workflow: 'x.json' }, { name: 'gone', cron: '* * * * *', workflow: 'missing.workflow.json' }],
 			optionsLabel: 'quantum.schedules',
 		});
 		await s.load();
@@ -238,6 +275,7 @@ describe('schedules: cron slots through the dispatcher, driven by a controllable
 		const expect = [
 			/^quantum\.schedules\[0\]\.cron: schedule 'from-settings': invalid cron expression '\* \* \*': invalid configuration format/,
 			/^quantum\.schedules\[1\]\.cron: schedule 'no-cron': Invalid input/,
+			/^quantum\.schedules\[2\]\.workflow: schedule 'gone': the workflow file missing\.workflow\.json does not exist/,
 			/^ops\/bad\.workflow\.json:4:17 settings\.schedule: schedule 'bad': invalid cron expression '61 \* \* \* \*': Invalid value for minute: 61/,
 			/^never\.workflow\.json:\d+:\d+ settings\.schedule\.cron: schedule 'never': the cron expression '0 0 30 2 \*' never matches a date$/,
 			/^shape\.workflow\.json:\d+:\d+ settings\.schedule: schedule 'shape': a schedule is a cron expression/,

@@ -14,6 +14,9 @@ export interface Figures {
 	/** Durations of what ran to the end (succeeded or failed, every run status): their sum and their distribution. */
 	durationSumMs: number;
 	durations: SketchData;
+	/** The shortest and longest duration recorded (quantiles are clamped to them, so a p95 never exceeds the max). */
+	durationMinMs?: number;
+	durationMaxMs?: number;
 	/** Finished per minute for the WINDOW_MINUTES minutes up to `minute` (minutes since the epoch). */
 	recent: { minute: number; counts: number[] };
 	promptTokens: number;
@@ -59,6 +62,8 @@ export function recordOutcome(f: Figures, outcome: string, durationMs: number | 
 	if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
 		f.durationSumMs += durationMs;
 		addToSketch(f.durations, durationMs);
+		f.durationMinMs = Math.min(f.durationMinMs ?? durationMs, durationMs);
+		f.durationMaxMs = Math.max(f.durationMaxMs ?? durationMs, durationMs);
 	}
 	if (outcome !== 'skipped') {
 		roll(f.recent, Math.floor(at / 60_000));
@@ -87,6 +92,8 @@ export function mergeFigures(into: Figures, from: Figures): void {
 	for (const [k, n] of Object.entries(from.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + n;
 	into.durationSumMs += from.durationSumMs;
 	mergeSketch(into.durations, from.durations);
+	if (from.durationMinMs !== undefined) into.durationMinMs = Math.min(into.durationMinMs ?? from.durationMinMs, from.durationMinMs);
+	if (from.durationMaxMs !== undefined) into.durationMaxMs = Math.max(into.durationMaxMs ?? from.durationMaxMs, from.durationMaxMs);
 	const other = { minute: from.recent.minute, counts: [...from.recent.counts] };
 	roll(into.recent, other.minute);
 	roll(other, into.recent.minute);
@@ -144,6 +151,10 @@ function sanitizeFigures(raw: unknown): Figures | undefined {
 	if (r.outcomes && typeof r.outcomes === 'object') for (const [k, v] of Object.entries(r.outcomes)) if (num(v)) f.outcomes[k] = Math.floor(num(v));
 	f.durationSumMs = num(r.durationSumMs);
 	f.durations = sanitizeSketch(r.durations);
+	if (typeof r.durationMinMs === 'number' && typeof r.durationMaxMs === 'number' && num(r.durationMinMs) <= num(r.durationMaxMs)) {
+		f.durationMinMs = num(r.durationMinMs);
+		f.durationMaxMs = num(r.durationMaxMs);
+	}
 	const recent = r.recent as { minute?: unknown; counts?: unknown } | undefined;
 	if (recent && Array.isArray(recent.counts) && recent.counts.length === WINDOW_MINUTES) f.recent = { minute: num(recent.minute), counts: recent.counts.map(num) };
 	f.promptTokens = num(r.promptTokens);
@@ -190,6 +201,8 @@ export interface FigureSummary {
 	timed: number;
 	totalMs: number;
 	meanMs?: number;
+	minMs?: number;
+	maxMs?: number;
 	p50Ms?: number;
 	p95Ms?: number;
 	p99Ms?: number;
@@ -210,7 +223,7 @@ export function summarize(f: Figures, now: number): FigureSummary {
 	const timed = sketchCount(f.durations);
 	const recent = { minute: f.recent.minute, counts: [...f.recent.counts] };
 	roll(recent, Math.floor(now / 60_000));
-	const q = (p: number) => sketchQuantile(f.durations, p);
+	const q = (p: number) => clamp(sketchQuantile(f.durations, p), f.durationMinMs, f.durationMaxMs);
 	return {
 		count,
 		succeeded: outcomes.succeeded ?? 0,
@@ -219,7 +232,7 @@ export function summarize(f: Figures, now: number): FigureSummary {
 		...(judged > 0 ? { successRate: (outcomes.succeeded ?? 0) / judged } : {}),
 		timed,
 		totalMs: f.durationSumMs,
-		...(timed > 0 ? { meanMs: f.durationSumMs / timed, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99) } : {}),
+		...(timed > 0 ? { meanMs: f.durationSumMs / timed, minMs: f.durationMinMs, maxMs: f.durationMaxMs, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99) } : {}),
 		perMinute: recent.counts.reduce((a, b) => a + b, 0) / WINDOW_MINUTES,
 		promptTokens: f.promptTokens,
 		completionTokens: f.completionTokens,
@@ -227,4 +240,9 @@ export function summarize(f: Figures, now: number): FigureSummary {
 		llmCalls: f.llmCalls,
 		...(f.lastAt ? { lastAt: new Date(f.lastAt).toISOString() } : {}),
 	};
+}
+
+function clamp(v: number | undefined, min: number | undefined, max: number | undefined): number | undefined {
+	if (v === undefined) return undefined;
+	return Math.min(Math.max(v, min ?? v), max ?? v);
 }

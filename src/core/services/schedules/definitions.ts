@@ -81,7 +81,7 @@ export async function discoverSchedules(opts: DiscoverOptions): Promise<Discover
 		out.schedules.push(def);
 	};
 
-	(opts.options ?? []).forEach((raw, i) => {
+	for (const [i, raw] of (opts.options ?? []).entries()) {
 		const at = `${label}[${i}]`;
 		const parsed = scheduleOptionSchema.safeParse(raw);
 		if (!parsed.success) {
@@ -89,17 +89,21 @@ export async function discoverSchedules(opts: DiscoverOptions): Promise<Discover
 			const name = typeof (raw as { name?: unknown })?.name === 'string' ? (raw as { name: string }).name : undefined;
 			const where = [at, ...issue.path.map(String)].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 			out.problems.push(new ScheduleError('definition', `${name ? `schedule '${name}': ` : ''}${issue.message} (a schedule is { name, cron, workflow, timezone?, policy? })`, { path: where }, name));
-			return;
+			continue;
 		}
 		const o = parsed.data;
+		const workflowFile = path.resolve(opts.workspace, o.workflow);
 		try {
 			const cron = parseCron(o.cron, { timezone: o.timezone, schedule: o.name, location: { path: `${at}.cron` }, timezoneLocation: { path: `${at}.timezone` }, reference: now });
-			add({ name: o.name, cron, policy: o.policy ?? DEFAULT_POLICY, workflowFile: path.resolve(opts.workspace, o.workflow), source: at, kind: 'settings' }, { path: at });
+			if (!(await stat(workflowFile).then((st) => st.isFile(), () => false))) {
+				throw new ScheduleError('workflow', `schedule '${o.name}': the workflow file ${o.workflow} does not exist (paths are relative to the workspace folder)`, { path: `${at}.workflow` }, o.name);
+			}
+			add({ name: o.name, cron, policy: o.policy ?? DEFAULT_POLICY, workflowFile, source: at, kind: 'settings' }, { path: at });
 		} catch (err) {
 			if (!ScheduleError.is(err)) throw err;
 			out.problems.push(err);
 		}
-	});
+	}
 
 	for (const file of await findWorkflowFiles(opts.workspace, opts.files ?? DEFAULT_SCHEDULE_FILES, out.notes)) {
 		const found = await scheduleInFile(opts.workspace, file, now);

@@ -220,7 +220,8 @@ export class Scheduler {
 	/** The schedule's record, when it belongs to the same expression and zone (a changed schedule starts afresh). */
 	private record(def: ScheduleDefinition): ScheduleRecord | undefined {
 		const rec = this.store.get(def.name);
-		return rec && rec.cron === def.cron.expression && rec.timezone === def.cron.timezone ? rec : undefined;
+		const valid = rec && rec.cron === def.cron.expression && rec.timezone === def.cron.timezone && !Number.isNaN(Date.parse(rec.lastSlot ?? rec.since));
+		return valid ? rec : undefined;
 	}
 
 	/** Slots since the last one dealt with, as the next start would report them (for `qo schedules`). */
@@ -294,7 +295,9 @@ export class Scheduler {
 	private async submit(def: ScheduleDefinition, rec: ScheduleRecord, slot: string): Promise<void> {
 		let result: SubmissionResult | { status: 'error'; error: string };
 		try {
-			const text = await readFile(def.workflowFile, 'utf8');
+			const text = await readFile(def.workflowFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+				throw new Error(`cannot read the workflow file ${def.workflowFile}: ${err.code === 'ENOENT' ? 'it does not exist (any more)' : err.message}`);
+			});
 			result = await this.opts.dispatcher.submit({
 				workflow: { text, file: def.workflowFile },
 				source: 'schedule',
