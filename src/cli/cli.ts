@@ -8,6 +8,7 @@ import { approveAll, rejectAll, type DecisionPrompter, type LogLevel, type Logge
 import type { DecisionSuggestion, LearningStore } from '../core/agents/learning';
 import { describeUsage } from '../core/engine/budget';
 import { parsePrices } from '../core/services/llm/pricing';
+import { MetricsStore } from '../core/services/metrics/store';
 import { llmClientFromEnv } from '../core/services/llm/settings';
 import { formatDuration, type DisplayMode, type RunDisplay } from './display';
 import { TtyPrompter } from './prompter';
@@ -66,6 +67,9 @@ export class Cli {
 	/** What the person's answers taught this invocation: offered after the run, never applied by themselves. */
 	readonly suggestions: DecisionSuggestion[] = [];
 
+	/** The figures `qo stats` shows: every engine this invocation makes feeds them; main() writes them on the way out. */
+	metrics: MetricsStore | undefined;
+
 	async engine(g: GlobalOptions, prompter: DecisionPrompter, mode: DisplayMode = 'plain'): Promise<Engine> {
 		const learned: { store?: LearningStore } = {};
 		// A person's answers to rule-based decisions are counted; after three alike, the rule is offered as --allow.
@@ -97,6 +101,8 @@ export class Cli {
 						),
 		});
 		learned.store = engine.learning;
+		this.metrics ??= await MetricsStore.open(engine.stateDir, { logger: this.logger(g.verbose ?? false, mode) });
+		this.metrics.subscribe(engine.events);
 		return engine;
 	}
 

@@ -9,6 +9,8 @@ import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } fro
 import { RunDisplay, plural } from './display';
 import { addAgentsCommand } from './agentsCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
+import { addSchedulesCommand } from './schedulesCommand';
+import { addStatsCommand } from './statsCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 
@@ -188,6 +190,8 @@ export function buildProgram(cli: Cli): Command {
 		});
 
 	addAgentsCommand(program, cli, globals);
+	addStatsCommand(program, cli, globals);
+	addSchedulesCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint
@@ -255,6 +259,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
 			return EXIT.invalid;
 		}
 		cli.fail(err);
+	} finally {
+		await cli.metrics?.close();
 	}
 	return cli.exitCode;
 }

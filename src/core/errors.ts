@@ -106,6 +106,25 @@ export class StateError extends QoErrorBase<StateErrorCode> {
 	}
 }
 
+export type ScheduleErrorCode = 'cron' | 'timezone' | 'definition' | 'duplicate' | 'workflow';
+
+/** A schedule that cannot run: a bad cron expression or time zone, a clashing name, a missing workflow; located. */
+export class ScheduleError extends QoErrorBase<ScheduleErrorCode> {
+	override readonly name = 'ScheduleError';
+	constructor(
+		code: ScheduleErrorCode,
+		message: string,
+		location: ErrorLocation = {},
+		/** The schedule concerned. */
+		readonly schedule?: string,
+	) {
+		super(code, message, location);
+	}
+	static is(err: unknown, code?: ScheduleErrorCode): err is ScheduleError {
+		return err instanceof ScheduleError && (code === undefined || err.code === code);
+	}
+}
+
 /** A user-readable one-liner for any error, with no stack trace. */
 export function describeError(err: unknown): string {
 	if (err instanceof QoErrorBase) return err.describe();

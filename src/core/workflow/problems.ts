@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { WorkflowErrorCode } from '../errors';
 import type { PathKey } from './jsonLocation';
-import { instructionSchema, retrySchema, settingsSchema, undoSchema, workflowSchema } from './schema';
+import { instructionSchema, retrySchema, scheduleObjectSchema, settingsSchema, undoSchema, workflowSchema } from './schema';
 import { suggest } from './suggest';
 
 /** One thing wrong with a workflow, at a JSON path; parse.ts gathers them into one located WorkflowError. */
@@ -20,6 +20,7 @@ const KNOWN_KEYS = {
 	settings: Object.keys(settingsSchema.shape),
 	retry: Object.keys(retrySchema.shape),
 	undo: Object.keys(undoSchema.shape),
+	schedule: Object.keys(scheduleObjectSchema.shape),
 };
 
 /** Problems for an issue of the workflow envelope (the whole file, or an instruction's own properties). */
@@ -43,14 +44,25 @@ export function envelopeProblems(issue: z.core.$ZodIssue, data: unknown, single:
 			},
 		];
 	}
+	if (issue.code === 'invalid_union' && path[path.length - 1] === 'schedule') return scheduleProblems(data, path);
 	let known: string[] | undefined;
 	if (issue.code === 'unrecognized_keys') {
 		const last = path[path.length - 1];
 		if (path.length === 0) known = KNOWN_KEYS.workflow;
 		else if (path.length === 2 && path[0] === 'instructions') known = single ? [...KNOWN_KEYS.instruction, '$schema'] : KNOWN_KEYS.instruction;
-		else if (last === 'settings' || last === 'retry' || last === 'undo') known = KNOWN_KEYS[last];
+		else if (last === 'settings' || last === 'retry' || last === 'undo' || last === 'schedule') known = KNOWN_KEYS[last];
 	}
 	return issueProblems(issue, data, [], 'property', known);
+}
+
+/** A union's "Invalid input" said better: the object form's own complaints, or what a schedule may be. */
+function scheduleProblems(data: unknown, path: PathKey[]): Problem[] {
+	const value = valueAt(data, path);
+	const parsed = isObject(value) ? scheduleObjectSchema.safeParse(value) : undefined;
+	if (parsed && !parsed.success) {
+		return parsed.error.issues.flatMap((i) => issueProblems(i, value, path, 'property', KNOWN_KEYS.schedule)).map((p) => ({ ...p, code: 'schema' as const }));
+	}
+	return [{ code: 'schema', message: 'a schedule is a cron expression such as "0 3 * * *", or { "cron": "...", "timezone"?: "Europe/Paris", "policy"?: "skip" | "queue" | "cancel-running" }', keys: path }];
 }
 
 /** Problems for one zod issue at `prefix` of `root`: unknown keys get a hint, a missing value names what is missing. */

@@ -74,6 +74,23 @@ export const instructionSchema = z
 	})
 	.strict();
 
+/** What a scheduled run does when the previous run of its schedule is still going (the dispatcher's policies). */
+export const SCHEDULE_POLICIES = ['skip', 'queue', 'cancel-running'] as const;
+
+export const scheduleObjectSchema = z
+	.object({
+		cron: z.string().min(1).describe('Cron expression: 5 fields, or 6 with seconds first.'),
+		timezone: z.string().min(1).optional().describe("IANA time zone the expression is read in, e.g. Europe/Paris (default: the machine's)."),
+		policy: z.enum(SCHEDULE_POLICIES).optional().describe('When the previous scheduled run is still going: skip (default) the slot, queue it, or cancel-running.'),
+	})
+	.strict();
+
+/** When a workflow runs by itself: a cron expression, or one with a time zone and a concurrency policy. */
+export const scheduleSchema = z.union([
+	z.string().min(1).describe('Cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; @daily and the like work too.'),
+	scheduleObjectSchema,
+]);
+
 export const settingsSchema = z
 	.object({
 		mode: z.enum(EXECUTION_MODES).optional(),
@@ -84,6 +101,7 @@ export const settingsSchema = z
 			.record(z.string(), budgetSchema)
 			.optional()
 			.describe('Limits per agent within the run, by agent name; "*" applies to every agent without its own.'),
+		schedule: scheduleSchema.optional().describe('Run this workflow on a cron schedule while the orchestrator is running (VS Code or qo serve).'),
 	})
 	.strict();
 
@@ -109,6 +127,8 @@ export type RetryPolicy = z.infer<typeof retrySchema>;
 export type Budget = z.infer<typeof budgetSchema>;
 export type BudgetLimit = z.infer<typeof limitSchema>;
 export type UndoCommand = z.infer<typeof undoSchema>;
+export type WorkflowSchedule = z.infer<typeof scheduleSchema>;
+export type SchedulePolicy = (typeof SCHEDULE_POLICIES)[number];
 
 /** An instruction after parsing: id assigned, dependencies resolved (explicit + inferred from ${steps.X}). */
 export interface Instruction extends RawInstruction {
