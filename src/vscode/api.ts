@@ -1,6 +1,7 @@
 // What activate() returns: a small read-and-answer API for other extensions and the integration tests.
 import type { AgentDefinition, AgentInput } from '../core/agents/definition';
 import type { AgentHealth, AgentMetrics, AgentWorkload } from '../core/agents/registry';
+import type { DecisionAnswer, DecisionRequest } from '../core/ports';
 import type { BoardSnapshot, DecisionView } from '../protocol/viewModels';
 import type { AgentInfo } from './model/agentsView';
 
@@ -62,6 +63,11 @@ export interface QuantumApi {
 	/** How long activate() took, in milliseconds (module loading not included). */
 	readonly activationMs: number;
 	readonly agents: AgentsApi;
+	/**
+	 * Asks the person through the same decision queue as workflow steps (the board, the tree, a notification) and
+	 * resolves with the answer: e.g. a proposal with `changes`, which "Show" opens as diffs. `id` defaults to a new one.
+	 */
+	requestDecision(request: Omit<DecisionRequest, 'id'> & { id?: string }): Promise<DecisionAnswer>;
 	/** Where the LLM endpoint comes from, in one line (never the key). */
 	llmStatus(): string;
 	/** The folder of the extension's log files (its output channel), for support and tests. */

@@ -1,4 +1,5 @@
 // Wiring only: the output channel, the orchestrator, views, commands and the API. Everything else lives elsewhere.
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { LogLevel } from '../core/ports';
 import { channelLogger } from './adapters/logger';
@@ -119,6 +120,7 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		allowedRules: () => orchestrator.allowedRules(),
 		activationMs,
 		agents,
+		requestDecision: (request) => orchestrator.requestDecision({ ...request, id: request.id ?? `ext-${randomUUID()}` }),
 		llmStatus: () => llm.describe(),
 		logFolder: context.logUri.fsPath,
 	};

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
 import type { EngineEvent } from '../core/engine/events';
 import { AgentError, describeError, WorkflowError } from '../core/errors';
-import type { DecisionRequest, Logger } from '../core/ports';
+import type { DecisionAnswer, DecisionRequest, Logger } from '../core/ports';
 import { createEscalationCheck } from '../core/policy/escalation';
 import { defineAgent, type AgentDefinition, type AgentInput } from '../core/agents/definition';
 import type { Workflow } from '../core/workflow/schema';
@@ -150,6 +150,22 @@ export class Orchestrator implements vscode.Disposable {
 
 	allowedRules(): string[] {
 		return this.context.workspaceState.get<string[]>(ALLOWED_RULES_KEY, []);
+	}
+
+	/**
+	 * Asks a person through the queue the engine's steps use (board, tree, notification), for a decision no step of
+	 * an engine raised (the API's requestDecision: another extension proposing changes, say).
+	 */
+	async requestDecision(request: DecisionRequest, signal: AbortSignal = new AbortController().signal): Promise<DecisionAnswer> {
+		this.board.apply({ type: 'decision-requested', request });
+		this.scheduleFlush();
+		try {
+			const answer = await this.decisions.decide(request, signal);
+			this.board.apply({ type: 'decision-answered', runId: request.runId, id: request.id, answer });
+			return answer;
+		} finally {
+			this.scheduleFlush();
+		}
 	}
 
 	async revokeRules(rules: readonly string[]): Promise<void> {
