@@ -41,6 +41,32 @@ suite('Orchestrate Goal and proposed changes', () => {
 		assert.ok(outcome.planFile!.startsWith(workspaceRoot().fsPath));
 	});
 
+	test('a failed run is replanned: the revised plan waits in the decision queue with its diff, and rejecting it ends the goal', async () => {
+		const running = vscode.commands.executeCommand<GoalOutcome>('quantum.orchestrateGoal', { goal: 'run `node -e "process.exit(3)"`', autonomous: true });
+		const decision = await Promise.race([
+			api.waitForDecision('command', 60_000),
+			Promise.resolve(running).then((o) => assert.fail(`the goal ended without a replan decision: ${JSON.stringify(o)}`)),
+		]);
+		assert.equal(decision.kind, 'replan');
+		assert.match(decision.details ?? '', /^Plan changes: \+1 −0 ~1/);
+		assert.match(decision.details ?? '', /\n\+ fix_command {2}agent\.task: /);
+		assert.match(decision.details ?? '', /\n~ command {2}exec\.run/);
+		await eventually(() => {
+			const goal = api.board().orchestrations?.find((o) => o.live);
+			assert.equal(goal?.state, 'escalating');
+		});
+		// Show opens the diff as text to read.
+		await vscode.commands.executeCommand('quantum.showDecision', decision.id);
+		const shown = vscode.window.activeTextEditor?.document;
+		assert.match(shown?.uri.path ?? '', /\.diff$/);
+		assert.match(shown?.getText() ?? '', /\+ fix_command/);
+		await api.answer([decision.id], { approve: false, reason: 'not now' });
+		const outcome = await running;
+		assert.equal(outcome.outcome, 'failed');
+		assert.match(outcome.message ?? '', /exited with code 3; the revised plan was rejected: not now/);
+		await eventually(() => assert.equal(api.board().orchestrations?.find((o) => o.id === outcome.id)?.outcome, 'failed'));
+	});
+
 	test('a proposed change opens one real diff per file (now ↔ proposed); answering closes them', async () => {
 		const answer = api.requestDecision({
 			runId: 'proposal-test',
