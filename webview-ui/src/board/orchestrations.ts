@@ -47,8 +47,10 @@ class GoalCard {
 		setText(this.goal, view.goal);
 		this.goal.title = view.goal;
 		this.paintTrail(view);
-		setText(this.detail, view.detail ?? '');
-		setHidden(this.detail, !view.detail);
+		// At the end the detail is often just the outcome, which the badge already says.
+		const detail = view.detail === view.outcome ? undefined : view.detail;
+		setText(this.detail, detail ?? '');
+		setHidden(this.detail, !detail);
 		setText(this.meta, [view.planner ? `planned by ${view.planner}` : '', view.autonomous ? 'autonomous' : 'reviewed before it runs', `started ${formatTime(view.startedAt)}`].filter(Boolean).join(' · '));
 		this.paintLinks(view);
 	}
