@@ -20,8 +20,6 @@ export class LlmService implements vscode.Disposable {
 	private generation = 0;
 	/** Every model's price, updated in place: engines hold this object and see changes at once. */
 	readonly prices: Record<string, ModelPrice> = {};
-	private readonly changed = new vscode.EventEmitter<void>();
-	readonly onDidChange = this.changed.event;
 	private readonly subs: vscode.Disposable[];
 
 	constructor(
@@ -30,7 +28,6 @@ export class LlmService implements vscode.Disposable {
 		private readonly env: NodeJS.ProcessEnv = process.env,
 	) {
 		this.subs = [
-			this.changed,
 			secrets.onDidChange((e) => {
 				if (e.key === API_KEY_SECRET) void this.reload('the API key changed');
 			}),
@@ -94,7 +91,6 @@ export class LlmService implements vscode.Disposable {
 			this.client = client;
 			this.loaded = true;
 			this.logger.log('info', 'llm', `${why ? `${why}: ` : ''}${describeLlm(resolved)}`);
-			this.changed.fire();
 		})();
 		this.loading = run.catch((err: unknown) => this.logger.log('error', 'llm', `could not read the LLM settings: ${err instanceof Error ? err.message : String(err)}`));
 		return this.loading;

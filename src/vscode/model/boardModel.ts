@@ -467,8 +467,30 @@ export class BoardModel {
 	private removeDecisions(match: (d: DecisionView) => boolean): void {
 		const kept = this.state.decisions.filter((d) => !match(d));
 		if (kept.length === this.state.decisions.length) return;
+		for (const d of this.state.decisions) if (match(d)) this.forgetDecision(d);
 		this.state.decisions = kept;
 		this.decisionsDirty = true;
+	}
+
+	/**
+	 * A step no longer points at an answered decision. Usually its next state change clears it; a decision about a
+	 * step that has ended (a revised plan after a failed step) gets no such change.
+	 */
+	private forgetDecision(d: DecisionView): void {
+		const step = this.step(d.runId, d.stepId);
+		if (step?.decisionId === d.id) {
+			delete step.decisionId;
+			const p = this.stepPatch(d.runId, d.stepId);
+			delete p.decisionId;
+			p.clear = [...new Set([...(p.clear ?? []), 'decisionId' as const])];
+			return;
+		}
+		if (this.child(d.runId, d.stepId)?.child.decisionId === d.id) {
+			this.updateChild(d.runId, d.stepId, (c) => {
+				const { decisionId: _gone, ...rest } = c;
+				return rest;
+			});
+		}
 	}
 
 	private recount(run: RunView): void {

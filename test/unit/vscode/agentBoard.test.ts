@@ -205,6 +205,21 @@ describe('board model: agents, tool calls, LLM use, budgets and goals', () => {
 		assert.deepEqual(mirror, JSON.parse(JSON.stringify(model.snapshot())));
 	});
 
+	it('a decision about a step that already ended (a revised plan after a failure) is cleared from the step once answered', () => {
+		const { model, mirror } = mirrored();
+		model.apply(started('r'));
+		model.apply(stepEvent('r', 'read', 'failed', { message: 'exit 3' }));
+		model.apply({ type: 'run-finished', runId: 'r', status: 'failed', durationMs: 1, counts: {} });
+		model.apply({ type: 'decision-requested', request: { id: 'g-replan-1', runId: 'r', stepId: 'read', kind: 'replan', reason: 'read failed', summary: 'run the revised plan', type: 'plan', operation: 'replan', parameters: {}, details: '+ fix' } });
+		model.flush();
+		assert.equal(mirror.runs[0].steps[0].decisionId, 'g-replan-1');
+		model.apply({ type: 'decision-answered', runId: 'r', id: 'g-replan-1', answer: { approve: false } });
+		model.flush();
+		assert.equal(mirror.runs[0].steps[0].decisionId, undefined);
+		assert.equal(model.decisionOfStep('r', 'read'), undefined);
+		assert.deepEqual(mirror, JSON.parse(JSON.stringify(model.snapshot())));
+	});
+
 	it('a proposal decision names the files it would change; replan and budget decisions carry their text', () => {
 		const proposal = decisionView(
 			{
