@@ -65,8 +65,11 @@ export interface EngineOptions {
 	gc?: Partial<GcPolicy>;
 	/** Steps the host's policy pauses for a person (risky commands, deletions...); default: none beyond the sandbox's. */
 	escalation?: EscalationCheck;
-	/** The LLM endpoint for `llm` steps; without one they fail saying how to configure it. */
-	llm?: LlmClient;
+	/**
+	 * The LLM endpoint for `llm` steps; without one they fail saying how to configure it. A function is asked at each
+	 * use, so a host whose settings or key change (the extension) swaps the endpoint without recreating the engine.
+	 */
+	llm?: LlmClient | (() => LlmClient | undefined);
 	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting and projections. */
 	prices?: Readonly<Record<string, ModelPrice>>;
 	/** The agents for `agent` steps; default: the built-ins plus `.quantum/agents/*.md`, reread before each run. */
@@ -155,6 +158,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 	const secretPolicy: SecretPolicy = { patterns: opts.secretPatterns ?? [...DEFAULT_SECRET_PATTERNS] };
 	const childEnv = scrubEnv(env, { patterns: secretPolicy.patterns }).env;
 	const cores = Math.max(1, cpus().length);
+	const currentLlm = (): LlmClient | undefined => (typeof opts.llm === 'function' ? opts.llm() : opts.llm);
 	const services: RunServices = {
 		workspace: sandbox.root,
 		sandbox,
@@ -172,7 +176,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		secretPolicy,
 		loadProbe: () => loadavg()[0] / cores,
 		escalation: opts.escalation,
-		llm: opts.llm,
+		get llm() {
+			return currentLlm();
+		},
 		prices: opts.prices,
 		registry,
 	};
@@ -216,8 +222,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		planLookups() {
 			return {
 				approvalOf,
-				usageOf: (step) => estimateStepUsage(step, opts.llm?.model ?? DEFAULT_MODEL, opts.prices),
-				noteOf: (step) => agentNote(agents, step, opts.llm !== undefined),
+				usageOf: (step) => estimateStepUsage(step, currentLlm()?.model ?? DEFAULT_MODEL, opts.prices),
+				noteOf: (step) => agentNote(agents, step, currentLlm() !== undefined),
 			};
 		},
 		async run(workflow, runOpts) {

@@ -1,6 +1,9 @@
 // Applying board patches in place: the webview's store and the host's tests share this one reducer.
 import type { BoardPatch, BoardSnapshot, RunView } from './viewModels';
 
+/** Orchestrations kept on the board (newest first). */
+export const MAX_ORCHESTRATIONS = 5;
+
 /** Index of a run's steps by id, kept beside the snapshot so a step patch is O(1). */
 export type StepIndex = Map<string, Map<string, number>>;
 
@@ -55,5 +58,13 @@ export function applyBoardPatch(snapshot: BoardSnapshot, patch: BoardPatch, inde
 		case 'trust':
 			snapshot.trusted = patch.trusted;
 			return;
+		case 'orchestration': {
+			const list = snapshot.orchestrations ?? [];
+			const at = list.findIndex((o) => o.id === patch.orchestration.id);
+			if (at >= 0) list[at] = patch.orchestration;
+			else list.unshift(patch.orchestration);
+			snapshot.orchestrations = list.slice(0, MAX_ORCHESTRATIONS);
+			return;
+		}
 	}
 }

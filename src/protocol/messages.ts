@@ -43,6 +43,8 @@ export const webviewToHostSchema = z.discriminatedUnion('type', [
 	z.object({ type: z.literal('runAction'), action: runActionSchema, runId: id }),
 	/** webview → host: reveal a step (its output or error) in the tree and the log. */
 	z.object({ type: z.literal('openStep'), runId: id, stepId: id }),
+	/** webview → host: open the plan file an orchestration saved (named by the orchestration, never by a path). */
+	z.object({ type: z.literal('openPlan'), orchestrationId: id }),
 ]);
 export type WebviewToHost = z.infer<typeof webviewToHostSchema>;
 

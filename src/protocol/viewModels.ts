@@ -19,6 +19,43 @@ export type StepStateView = z.infer<typeof stepStateSchema>;
 export const runStatusSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'rejected', 'rolled_back', 'interrupted']);
 export type RunStatusView = z.infer<typeof runStatusSchema>;
 
+/** LLM tokens and cost; `costUsd` is absent when no call had a known price. */
+export const usageViewSchema = z.object({
+	promptTokens: z.number().nonnegative(),
+	completionTokens: z.number().nonnegative(),
+	costUsd: z.number().nonnegative().optional(),
+	calls: z.number().int().nonnegative(),
+	/** Calls to models without a known price: their tokens count, their cost does not. */
+	unpricedCalls: z.number().int().nonnegative().optional(),
+	/** The model of the last call (steps). */
+	model: z.string().optional(),
+});
+export type UsageView = z.infer<typeof usageViewSchema>;
+
+/** Which agent took a step and why: the allocation score and its parts (capability, load, performance, specialisation). */
+export const allocationViewSchema = z.object({
+	agent: z.string(),
+	score: z.number().optional(),
+	parts: z.record(z.string(), z.number()).optional(),
+	reason: z.string(),
+});
+export type AllocationView = z.infer<typeof allocationViewSchema>;
+
+/** A step a running step started (an agent's tool call), shown under its parent. */
+export const childStepViewSchema = z.object({
+	id: z.string(),
+	type: z.string(),
+	operation: z.string(),
+	/** What it does, one line ("read_file: read src/a.ts"). */
+	summary: z.string(),
+	state: stepStateSchema,
+	durationMs: z.number().optional(),
+	message: z.string().optional(),
+	decisionId: z.string().optional(),
+	agent: z.string().optional(),
+});
+export type ChildStepView = z.infer<typeof childStepViewSchema>;
+
 /** One step as the board shows it; patches carry only the fields that changed besides `id`. */
 export const stepViewSchema = z.object({
 	id: z.string(),
@@ -38,6 +75,12 @@ export const stepViewSchema = z.object({
 	decisionId: z.string().optional(),
 	/** Quality findings the step reported (all its tools together). */
 	findings: z.object({ error: z.number().int().nonnegative(), warning: z.number().int().nonnegative(), info: z.number().int().nonnegative() }).optional(),
+	/** The agent working the step (agent steps). */
+	allocation: allocationViewSchema.optional(),
+	/** The step's LLM use so far. */
+	usage: usageViewSchema.optional(),
+	/** Steps it started (tool calls), in order; a patch carries the whole list. */
+	children: z.array(childStepViewSchema).optional(),
 });
 export type StepView = z.infer<typeof stepViewSchema>;
 
@@ -47,6 +90,25 @@ export const stepPatchSchema = stepViewSchema.partial().extend({
 	clear: z.array(z.enum(['decisionId', 'message', 'durationMs', 'startedAt'])).optional(),
 });
 export type StepPatch = z.infer<typeof stepPatchSchema>;
+
+/** A budget threshold a run crossed (warn, pause or stop). */
+export const budgetNoticeSchema = z.object({
+	level: z.enum(['warn', 'pause', 'stop']),
+	scope: z.enum(['run', 'step', 'agent']),
+	name: z.string(),
+	metric: z.enum(['tokens', 'cost_usd', 'wall_ms']),
+	value: z.number(),
+	limit: z.number(),
+	message: z.string(),
+	stepId: z.string().optional(),
+});
+export type BudgetNoticeView = z.infer<typeof budgetNoticeSchema>;
+
+/** A run's LLM use: totals and, once it ends, per agent. */
+export const runUsageViewSchema = usageViewSchema.extend({
+	agents: z.record(z.string(), z.object({ promptTokens: z.number(), completionTokens: z.number(), costUsd: z.number(), calls: z.number() })).optional(),
+});
+export type RunUsageView = z.infer<typeof runUsageViewSchema>;
 
 /** A run without its steps: what changes when the run itself changes. */
 export const runHeaderSchema = z.object({
@@ -69,6 +131,12 @@ export const runHeaderSchema = z.object({
 	live: z.boolean(),
 	/** Committed: its changes are final and it can no longer be rolled back. */
 	committed: z.boolean().optional(),
+	/** LLM tokens and cost so far (live), then as the run reported them. */
+	usage: runUsageViewSchema.optional(),
+	/** Budget thresholds crossed, oldest first (the last few). */
+	budget: z.array(budgetNoticeSchema).optional(),
+	/** The orchestration (goal) that started this run. */
+	orchestration: z.string().optional(),
 });
 export type RunHeader = z.infer<typeof runHeaderSchema>;
 
@@ -103,6 +171,31 @@ export const decisionViewSchema = z.object({
 });
 export type DecisionView = z.infer<typeof decisionViewSchema>;
 
+export const orchestrationStateSchema = z.enum(['idle', 'analysing', 'planning', 'review', 'executing', 'monitoring', 'escalating', 'error', 'recover', 'completing']);
+
+/** A goal being orchestrated: its state machine's current state, the plan and the runs it started. */
+export const orchestrationViewSchema = z.object({
+	id: z.string(),
+	goal: z.string(),
+	state: orchestrationStateSchema,
+	/** What is happening or why, one line. */
+	detail: z.string().optional(),
+	/** The saved plan, workspace-relative (the host opens it by the orchestration's id). */
+	planFile: z.string().optional(),
+	/** Runs it started, oldest first. */
+	runIds: z.array(z.string()),
+	/** How it ended (set with the state 'completing'). */
+	outcome: z.enum(['succeeded', 'failed', 'planned', 'cancelled', 'rejected']).optional(),
+	/** Planned by the model, or by the offline templates. */
+	planner: z.string().optional(),
+	autonomous: z.boolean(),
+	startedAt: z.number(),
+	updatedAt: z.number(),
+	/** True until the session ends. */
+	live: z.boolean(),
+});
+export type OrchestrationView = z.infer<typeof orchestrationViewSchema>;
+
 export const boardSnapshotSchema = z.object({
 	/** Patches with version = this + 1 apply on top; anything else means resync. */
 	version: z.number().int().nonnegative(),
@@ -111,6 +204,8 @@ export const boardSnapshotSchema = z.object({
 	decisions: z.array(decisionViewSchema),
 	/** False in an untrusted workspace: nothing runs, the board says why. */
 	trusted: z.boolean(),
+	/** Goals orchestrated in this window, newest first. */
+	orchestrations: z.array(orchestrationViewSchema).optional(),
 });
 export type BoardSnapshot = z.infer<typeof boardSnapshotSchema>;
 
@@ -126,5 +221,7 @@ export const boardPatchSchema = z.discriminatedUnion('kind', [
 	/** The whole decision queue (it is short). */
 	z.object({ kind: z.literal('decisions'), decisions: z.array(decisionViewSchema) }),
 	z.object({ kind: z.literal('trust'), trusted: z.boolean() }),
+	/** An orchestration started or moved to another state (replaces the one with its id). */
+	z.object({ kind: z.literal('orchestration'), orchestration: orchestrationViewSchema }),
 ]);
 export type BoardPatch = z.infer<typeof boardPatchSchema>;

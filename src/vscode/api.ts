@@ -1,5 +1,11 @@
 // What activate() returns: a small read-and-answer API for other extensions and the integration tests.
+import type { AgentDefinition, AgentInput } from '../core/agents/definition';
+import type { AgentHealth, AgentMetrics, AgentWorkload } from '../core/agents/registry';
+import type { DecisionAnswer, DecisionRequest } from '../core/ports';
 import type { BoardSnapshot, DecisionView } from '../protocol/viewModels';
+import type { AgentInfo } from './model/agentsView';
+
+export type { AgentInfo };
 
 /** One row of the Operations tree, as the tree shows it. */
 export interface TreeItemView {
@@ -30,6 +36,18 @@ export interface RunOutcome {
 	message?: string;
 }
 
+/** The agents of a workspace folder (the first one when `folder` is not given). */
+export interface AgentsApi {
+	list(folder?: string): Promise<AgentInfo[]>;
+	/** Adds an agent to every folder (validated; hides a built-in or workspace agent of the same name). Returns notes. */
+	register(agent: AgentInput | AgentDefinition, options?: { replace?: boolean }): Promise<string[]>;
+	unregister(name: string): Promise<boolean>;
+	/** Each agent's health (or one agent's), with what to do about each problem. */
+	health(name?: string, folder?: string): Promise<AgentHealth[]>;
+	workload(name: string, folder?: string): Promise<AgentWorkload>;
+	metrics(name: string, folder?: string): Promise<AgentMetrics>;
+}
+
 export interface QuantumApi {
 	/** The Operations tree, fully expanded. */
 	tree(): TreeItemView[];
@@ -44,4 +62,14 @@ export interface QuantumApi {
 	allowedRules(): string[];
 	/** How long activate() took, in milliseconds (module loading not included). */
 	readonly activationMs: number;
+	readonly agents: AgentsApi;
+	/**
+	 * Asks the person through the same decision queue as workflow steps (the board, the tree, a notification) and
+	 * resolves with the answer: e.g. a proposal with `changes`, which "Show" opens as diffs. `id` defaults to a new one.
+	 */
+	requestDecision(request: Omit<DecisionRequest, 'id'> & { id?: string }): Promise<DecisionAnswer>;
+	/** Where the LLM endpoint comes from, in one line (never the key). */
+	llmStatus(): string;
+	/** The folder of the extension's log files (its output channel), for support and tests. */
+	readonly logFolder: string;
 }

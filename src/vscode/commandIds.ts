@@ -20,6 +20,11 @@ export const COMMAND_IDS = [
 	'quantum.rejectDecision',
 	'quantum.refreshRuns',
 	'quantum.manageAllowedRules',
+	'quantum.orchestrateGoal',
+	'quantum.showAgents',
+	'quantum.newAgent',
+	'quantum.setApiKey',
+	'quantum.clearApiKey',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -7,6 +7,9 @@ import { describeRule } from '../core/policy/escalation';
 import type { RunOutcome } from './api';
 import type { CommandId } from './commandIds';
 import { decisionIdsOf, PREVIEW_SCHEME, type DecisionUi, type PreviewDocuments } from './decisionUi';
+import type { AgentsUi } from './agents';
+import type { LlmService } from './llm';
+import type { GoalOrchestrations } from './orchestrateGoal';
 import type { Orchestrator } from './orchestrator';
 import { pickRun, pickWorkflowFile, runIdOf } from './pickers';
 
@@ -14,6 +17,9 @@ export interface CommandDeps {
 	orchestrator: Orchestrator;
 	decisionUi: DecisionUi;
 	previews: PreviewDocuments;
+	llm: LlmService;
+	goals: GoalOrchestrations;
+	agents: AgentsUi;
 	refresh(): Promise<void>;
 }
 
@@ -265,6 +271,41 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 			await orch.revokeRules(picked.map((p) => p.rule));
 			void vscode.window.showInformationMessage(`Revoked ${plural(picked.length, 'rule')}: those steps ask again.`);
 			return picked.map((p) => p.rule);
+		},
+		'quantum.orchestrateGoal': async (arg?: unknown) => {
+			if (!trusted()) return undefined;
+			const a = typeof arg === 'string' ? { goal: arg } : (arg as { goal?: unknown; autonomous?: unknown } | undefined);
+			const goal = typeof a?.goal === 'string' ? a.goal : await deps.goals.pickGoal();
+			if (!goal?.trim()) return undefined;
+			return deps.goals.run({ goal, ...(typeof a?.autonomous === 'boolean' ? { autonomous: a.autonomous } : {}) });
+		},
+		'quantum.showAgents': () => deps.agents.show(),
+		'quantum.newAgent': (arg?: unknown) => deps.agents.newAgent(typeof arg === 'string' ? arg : undefined),
+		'quantum.setApiKey': async (arg?: unknown) => {
+			// A string argument is for scripts and tests; people type the key into a password box.
+			const key =
+				typeof arg === 'string'
+					? arg
+					: await vscode.window.showInputBox({
+							title: 'Quantum: Set API Key',
+							prompt: 'The key of your OpenAI-compatible endpoint. It is kept in VS Code\'s secret storage, never in settings or logs.',
+							placeHolder: 'sk-…',
+							password: true,
+							ignoreFocusOut: true,
+							validateInput: (v) => (v.trim() && !/\s/.test(v.trim()) ? undefined : 'A key is one word without spaces'),
+						});
+			if (!key?.trim()) return false;
+			await deps.llm.setKey(key.trim());
+			const endpoint = deps.llm.configured ? '' : ' Set the endpoint too: quantum.llm.baseUrl.';
+			void vscode.window.showInformationMessage(`API key saved in VS Code's secret storage.${endpoint}`, ...(endpoint ? ['Open Settings'] : [])).then((c) => {
+				if (c) void vscode.commands.executeCommand('workbench.action.openSettings', 'quantum.llm');
+			});
+			return true;
+		},
+		'quantum.clearApiKey': async () => {
+			const had = await deps.llm.clearKey();
+			void vscode.window.showInformationMessage(had ? 'API key removed from secret storage.' : 'No API key was stored (an OPENAI_API_KEY in the environment, if any, still applies).');
+			return had;
 		},
 	};
 }

@@ -1,7 +1,7 @@
 // Pending decisions outside the board: a notification per decision, a real diff for file steps, quick picks to
 // answer several at once from the palette or the tree.
 import * as vscode from 'vscode';
-import type { DecisionRequest } from '../core/ports';
+import type { DecisionRequest, ProposedChange } from '../core/ports';
 import type { DecisionView } from '../protocol/viewModels';
 import type { DecisionReply } from './api';
 import type { Orchestrator } from './orchestrator';
@@ -41,12 +41,14 @@ export class DecisionUi implements vscode.Disposable {
 	private async closeAnsweredDiffs(): Promise<void> {
 		const pending = new Set(this.orchestrator.board.snapshot().decisions.map((d) => d.id));
 		const gone = new Set<string>();
-		for (const [id, uri] of this.diffs) {
-			if (pending.has(id)) continue;
+		for (const [key, uri] of this.diffs) {
+			if (pending.has(key.split('\u0000')[0])) continue;
 			gone.add(uri);
-			this.diffs.delete(id);
+			this.diffs.delete(key);
 		}
-		const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && gone.has(t.input.modified.toString()));
+		const shows = (t: vscode.Tab) =>
+			(t.input instanceof vscode.TabInputTextDiff && gone.has(t.input.modified.toString())) || (t.input instanceof vscode.TabInputText && gone.has(t.input.uri.toString()));
+		const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter(shows);
 		if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
 	}
 
@@ -57,23 +59,36 @@ export class DecisionUi implements vscode.Disposable {
 	/** A decision arrived: offer it in a notification unless the board is already in view or the user turned it off. */
 	notify(request: DecisionRequest, enabled: boolean): void {
 		if (!enabled || this.boardVisible()) return;
-		const what = request.kind === 'in-doubt' ? 'was interrupted and may have run already' : 'needs your approval';
+		const what: Record<DecisionRequest['kind'], string> = {
+			approval: 'needs your approval',
+			'in-doubt': 'was interrupted and may have run already',
+			proposal: `proposes a change${request.changes?.length ? ` to ${request.changes.length === 1 ? request.changes[0].path : `${request.changes.length} files`}` : ''}`,
+			budget: 'reached a budget threshold',
+			replan: 'failed; a revised plan waits for you',
+		};
+		const show = request.changes?.length ? 'Show Diff' : request.details ? 'Show Details' : 'Show';
 		void vscode.window
-			.showWarningMessage(`Quantum Orchestrator: ${request.stepId} ${what} — ${request.summary} (${request.reason})`, 'Approve', 'Reject…', 'Show')
+			.showWarningMessage(`Quantum Orchestrator: ${request.stepId} ${what[request.kind]} — ${request.summary} (${request.reason})`, 'Approve', 'Reject…', show)
 			.then(async (choice) => {
 				if (choice === 'Approve') await this.answer([request.id], { approve: true });
 				else if (choice === 'Reject…') await this.reject([request.id]);
-				else if (choice === 'Show') await this.show(request.id);
+				else if (choice === show) await this.show(request.id);
 			});
 	}
 
-	/** Opens what the step will do: a diff for file steps, the board entry (command line and cwd) for the rest. */
+	/**
+	 * Opens what the step will do: a diff per file for proposed changes and file steps, the text to read (a plan's diff,
+	 * budget figures) for decisions that carry one, else the board entry (command line and cwd).
+	 */
 	async show(decisionId: string): Promise<void> {
 		const d = this.orchestrator.board.decision(decisionId);
 		if (!d) {
 			void vscode.window.showInformationMessage('That decision is no longer pending.');
 			return;
 		}
+		const request = this.orchestrator.decisions.get(decisionId);
+		if (request?.changes?.length) return this.showChanges(d, request.changes);
+		if (d.details !== undefined && d.type !== 'file') return this.showDetails(d);
 		if (d.type === 'file' && d.file) {
 			const folder = this.orchestrator.folderOfRun(d.runId);
 			const engine = folder && (await this.orchestrator.engineFor(folder));
@@ -93,6 +108,30 @@ export class DecisionUi implements vscode.Disposable {
 			}
 		}
 		await this.focusInBoard(decisionId);
+	}
+
+	/** One `vscode.diff` per file a proposal would change (before ↔ after), closed once the decision is answered. */
+	private async showChanges(d: DecisionView, changes: readonly ProposedChange[]): Promise<void> {
+		const base = `/${encodeURIComponent(d.id)}`;
+		for (const change of changes) {
+			const before = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/current/${change.path}` });
+			const after = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `${base}/proposed/${change.path}` });
+			this.previews.set(before, change.before ?? '');
+			this.previews.set(after, change.after ?? '');
+			const verb = change.before === null ? 'created' : change.after === null ? 'deleted' : 'changed';
+			await vscode.commands.executeCommand('vscode.diff', before, after, `${change.path}: now ↔ ${verb} by ${d.stepId} (proposed, waiting for you)`, { preview: changes.length === 1 });
+			this.diffs.set(`${d.id}\u0000${change.path}`, after.toString());
+		}
+	}
+
+	/** The text a decision carries (a revised plan's diff, budget figures), in a read-only editor. */
+	private async showDetails(d: DecisionView): Promise<void> {
+		const diff = d.kind === 'replan';
+		const uri = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `/decision/${encodeURIComponent(d.id)}${diff ? '.diff' : '.txt'}` });
+		this.previews.set(uri, `${d.summary}\n${d.reason}\n\n${d.details ?? ''}\n`);
+		this.diffs.set(d.id, uri.toString());
+		const doc = await vscode.workspace.openTextDocument(uri);
+		await vscode.window.showTextDocument(doc, { preview: true });
 	}
 
 	async answer(ids: string[], reply: DecisionReply): Promise<void> {
@@ -125,11 +164,11 @@ export class DecisionUi implements vscode.Disposable {
 }
 
 /** Decision ids from a command's argument: an id, a tree step node, a list, or nothing (ask). */
-export function decisionIdsOf(arg: unknown, board: { step(runId: string, stepId: string): { decisionId?: string } | undefined }): string[] | undefined {
+export function decisionIdsOf(arg: unknown, board: { decisionOfStep(runId: string, stepId: string): string | undefined }): string[] | undefined {
 	if (typeof arg === 'string') return [arg];
 	if (Array.isArray(arg)) return arg.flatMap((a) => decisionIdsOf(a, board) ?? []);
 	if (arg && typeof arg === 'object' && 'stepId' in arg && 'runId' in arg) {
-		const id = board.step(String((arg as { runId: unknown }).runId), String((arg as { stepId: unknown }).stepId))?.decisionId;
+		const id = board.decisionOfStep(String((arg as { runId: unknown }).runId), String((arg as { stepId: unknown }).stepId));
 		return id ? [id] : [];
 	}
 	return undefined;

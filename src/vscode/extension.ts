@@ -1,14 +1,19 @@
 // Wiring only: the output channel, the orchestrator, views, commands and the API. Everything else lives elsewhere.
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { LogLevel } from '../core/ports';
 import { channelLogger } from './adapters/logger';
 import { readSettings } from './adapters/settings';
-import type { QuantumApi } from './api';
+import { AgentsUi } from './agents';
+import type { AgentsApi, QuantumApi } from './api';
 import { createCommands } from './commands';
 import { COMMAND_IDS, VIEW_IDS } from './commandIds';
 import { DecisionUi, PREVIEW_SCHEME, PreviewDocuments } from './decisionUi';
 import { offerInterruptedRuns } from './interrupted';
-import { Orchestrator } from './orchestrator';
+import { LlmService } from './llm';
+import { agentInfo } from './model/agentsView';
+import { GoalOrchestrations } from './orchestrateGoal';
+import { Orchestrator, type SuggestionPrompt } from './orchestrator';
 import { QualityDiagnostics } from './qualityDiagnostics';
 import { OperationsTree } from './views/operationsTree';
 import { RunStatusBar } from './views/statusBar';
@@ -24,7 +29,13 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 	const previews = new PreviewDocuments();
 	// The decision UI and the board need the orchestrator, which reports decisions to them: late-bound through `ui`.
 	const ui: { decisions?: DecisionUi; board?: BoardViewProvider } = {};
-	const orchestrator = new Orchestrator(context, logger, (request) => ui.decisions?.notify(request, readSettings().notifyDecisions));
+	const llm = new LlmService(context.secrets, logger);
+	// Learned decisions are offered, never applied: "always allow" only when the person says yes.
+	const askSuggestion: SuggestionPrompt = async (message) => {
+		const choice = await vscode.window.showInformationMessage(`Quantum Orchestrator: ${message}`, 'Yes', "Don't Ask Again");
+		return choice === 'Yes' ? 'allow' : choice === "Don't Ask Again" ? 'dismiss' : undefined;
+	};
+	const orchestrator = new Orchestrator(context, logger, llm, (request) => ui.decisions?.notify(request, readSettings().notifyDecisions), askSuggestion);
 	const tree = new OperationsTree(orchestrator);
 	const treeView = vscode.window.createTreeView(VIEW_IDS.operations, { treeDataProvider: tree, showCollapseAll: true });
 	const decisionUi = new DecisionUi(
@@ -41,13 +52,18 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		}
 		orchestrator.scheduleFlush();
 	};
-	const commands = createCommands({ orchestrator, decisionUi, previews, refresh });
-	const board = new BoardViewProvider(context.extensionUri, orchestrator.board, createBoardHandlers(orchestrator, decisionUi, commands), logger);
+	const goals = new GoalOrchestrations(orchestrator, context.workspaceState);
+	const agentsUi = new AgentsUi(orchestrator, previews);
+	const commands = createCommands({ orchestrator, decisionUi, previews, llm, goals, agents: agentsUi, refresh });
+	const board = new BoardViewProvider(context.extensionUri, orchestrator.board, createBoardHandlers(orchestrator, decisionUi, commands, goals), logger);
 	ui.board = board;
 
 	context.subscriptions.push(
 		channel,
+		llm,
 		orchestrator,
+		goals,
+		agentsUi,
 		tree,
 		treeView,
 		board,
@@ -76,6 +92,24 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 	const activationMs = performance.now() - started;
 	logger.log('info', 'activate', `activated in ${activationMs.toFixed(1)} ms`);
 
+	const engineOf = async (folder?: string) => {
+		const f = folder ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(folder)) : orchestrator.folderFor();
+		if (!f) throw new Error(folder ? `${folder} is not in an open workspace folder` : 'no workspace folder is open');
+		return orchestrator.engineFor(f);
+	};
+	const agents: AgentsApi = {
+		list: async (folder) => (await engineOf(folder)).agents.list().map(agentInfo),
+		register: (agent, options) => orchestrator.registerAgent(agent, options),
+		unregister: (name) => orchestrator.unregisterAgent(name),
+		health: async (name, folder) => {
+			const engine = await engineOf(folder);
+			const env = { llmConfigured: llm.configured, workspaceRoot: engine.workspace };
+			return name ? [await engine.agents.health(name, env)] : engine.agents.healthAll(env);
+		},
+		workload: async (name, folder) => (await engineOf(folder)).agents.workload(name),
+		metrics: async (name, folder) => (await engineOf(folder)).agents.metrics(name),
+	};
+
 	return {
 		tree: () => tree.snapshot(),
 		board: () => orchestrator.board.snapshot(),
@@ -85,6 +119,10 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		onDidChange: (listener) => orchestrator.board.onChange(() => listener()),
 		allowedRules: () => orchestrator.allowedRules(),
 		activationMs,
+		agents,
+		requestDecision: (request) => orchestrator.requestDecision({ ...request, id: request.id ?? `ext-${randomUUID()}` }),
+		llmStatus: () => llm.describe(),
+		logFolder: context.logUri.fsPath,
 	};
 }
 

@@ -4,17 +4,19 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { createEngine, type Engine, type RunResult } from '../core/engine';
 import type { EngineEvent } from '../core/engine/events';
-import { describeError, WorkflowError } from '../core/errors';
-import type { DecisionRequest, Logger } from '../core/ports';
+import { AgentError, describeError, WorkflowError } from '../core/errors';
+import type { DecisionAnswer, DecisionRequest, Logger } from '../core/ports';
 import { createEscalationCheck } from '../core/policy/escalation';
-import { llmClientFromEnv } from '../core/services/llm/settings';
+import { defineAgent, type AgentDefinition, type AgentInput } from '../core/agents/definition';
 import type { Workflow } from '../core/workflow/schema';
 import type { RunOutcome } from './api';
 import { readSettings, type ExtensionSettings } from './adapters/settings';
 import { problemSummary, workflowDiagnostics } from './diagnostics';
 import { BoardModel } from './model/boardModel';
 import { DecisionQueue } from './model/decisionQueue';
+import { LearnedRules } from './model/learnedRules';
 import { RunLog } from './model/runLog';
+import type { LlmService } from './llm';
 
 const ALLOWED_RULES_KEY = 'quantum.allowedRules';
 /** Runs this window stopped because it was closing or reloading: the next window offers them like interrupted ones. */
@@ -29,12 +31,26 @@ interface ActiveRun {
 	folder: vscode.WorkspaceFolder;
 }
 
+/** Settings an engine captures when it is made; a change to one makes new engines (once no run is going). */
+const ENGINE_SETTINGS = ['quantum.stateFolder', 'quantum.escalation'];
+
+/** Offers "always allow" after three identical approvals of a rule: the question, its answers. */
+export type SuggestionPrompt = (message: string) => Promise<'allow' | 'dismiss' | undefined>;
+
 export class Orchestrator implements vscode.Disposable {
 	readonly board = new BoardModel();
 	readonly log = new RunLog();
 	readonly decisions: DecisionQueue;
 	readonly diagnostics = vscode.languages.createDiagnosticCollection('quantum');
 	private readonly engines = new Map<string, Promise<Engine>>();
+	/** Engines are remade once the last run ends (a setting they captured changed mid-run). */
+	private staleEngines = false;
+	/** Agents registered through the API, by name: given to every engine, including ones made later. */
+	private readonly apiAgents = new Map<string, AgentInput | AgentDefinition>();
+	private readonly learned: LearnedRules;
+	private readonly engineCreated = new vscode.EventEmitter<{ folder: vscode.WorkspaceFolder; engine: Engine }>();
+	/** A folder got an engine (the first use, or a new one after a settings change). */
+	readonly onDidCreateEngine = this.engineCreated.event;
 	private readonly active = new Map<string, ActiveRun>();
 	/** Which folder each known run belongs to. */
 	private readonly runFolders = new Map<string, vscode.WorkspaceFolder>();
@@ -51,16 +67,24 @@ export class Orchestrator implements vscode.Disposable {
 	constructor(
 		private readonly context: vscode.ExtensionContext,
 		readonly logger: Logger,
+		readonly llm: LlmService,
 		onDecision: (request: DecisionRequest) => void,
+		askSuggestion: SuggestionPrompt,
 	) {
+		this.learned = new LearnedRules({
+			learningFor: async (request) => {
+				const folder = this.runFolders.get(request.runId) ?? this.folderFor();
+				return folder ? (await this.engineFor(folder)).learning : undefined;
+			},
+			isAllowed: (rule) => this.allowedRules().includes(rule),
+			allow: (rule) => this.allowRule(rule),
+			ask: (suggestion) => askSuggestion(suggestion.message),
+			warn: (message) => this.logger.log('warn', 'agents', message),
+		});
 		this.decisions = new DecisionQueue({
 			onRequested: onDecision,
-			onAlwaysAllow: async (rule) => {
-				const rules = new Set(this.allowedRules());
-				rules.add(rule);
-				await this.context.workspaceState.update(ALLOWED_RULES_KEY, [...rules]);
-				this.logger.log('info', 'policy', `always allowed in this workspace: ${rule}`);
-			},
+			onAlwaysAllow: (rule) => this.allowRule(rule),
+			onAnswered: (request, reply) => void this.learned.answered(request, reply.approve).catch(() => undefined),
 		});
 		this.board.setTrusted(vscode.workspace.isTrusted);
 		this.disposables.push(
@@ -71,15 +95,77 @@ export class Orchestrator implements vscode.Disposable {
 				this.board.setTrusted(true);
 				this.scheduleFlush();
 			}),
+			this.engineCreated,
 			vscode.workspace.onDidChangeConfiguration((e) => {
-				// Engines hold the settings they were made with: make new ones on next use (none while a run is going).
-				if (e.affectsConfiguration('quantum') && this.active.size === 0) this.engines.clear();
+				// Engines hold the policy and state folder they were made with: new ones on next use, once no run is going.
+				// (LLM settings and prices need no new engine: engines ask the LlmService at each use.)
+				if (ENGINE_SETTINGS.some((k) => e.affectsConfiguration(k))) this.retireEngines();
 			}),
 		);
 	}
 
+	private retireEngines(): void {
+		if (this.active.size > 0) {
+			this.staleEngines = true;
+			return;
+		}
+		this.staleEngines = false;
+		this.engines.clear();
+	}
+
+	private async allowRule(rule: string): Promise<void> {
+		const rules = new Set(this.allowedRules());
+		rules.add(rule);
+		await this.context.workspaceState.update(ALLOWED_RULES_KEY, [...rules]);
+		this.logger.log('info', 'policy', `always allowed in this workspace: ${rule}`);
+	}
+
+	/** Engines made so far, with their folders (agents views and diagnostics read them). */
+	async allEngines(): Promise<{ folder: vscode.WorkspaceFolder; engine: Engine }[]> {
+		const out: { folder: vscode.WorkspaceFolder; engine: Engine }[] = [];
+		for (const folder of vscode.workspace.workspaceFolders ?? []) {
+			const engine = await this.engineFor(folder).catch(() => undefined);
+			if (engine) out.push({ folder, engine });
+		}
+		return out;
+	}
+
+	/** Registers an agent on every folder's engine, now and later (the API's register). Returns notes. */
+	async registerAgent(input: AgentInput | AgentDefinition, opts: { replace?: boolean } = {}): Promise<string[]> {
+		// Validates (AgentError 'definition' naming every problem) before any engine changes.
+		const name = ('source' in input ? input : defineAgent(input as AgentInput)).name;
+		if (this.apiAgents.has(name) && !opts.replace) throw new AgentError('duplicate', `agent '${name}' is already registered; pass replace to replace it`, {}, name);
+		const notes = new Set<string>();
+		for (const { engine } of await this.allEngines()) for (const n of engine.agents.register(input, { replace: true })) notes.add(n);
+		this.apiAgents.set(name, input);
+		return [...notes];
+	}
+
+	async unregisterAgent(name: string): Promise<boolean> {
+		this.apiAgents.delete(name);
+		let removed = false;
+		for (const { engine } of await this.allEngines()) removed = engine.agents.unregister(name) !== undefined || removed;
+		return removed;
+	}
+
 	allowedRules(): string[] {
 		return this.context.workspaceState.get<string[]>(ALLOWED_RULES_KEY, []);
+	}
+
+	/**
+	 * Asks a person through the queue the engine's steps use (board, tree, notification), for a decision no step of
+	 * an engine raised (the API's requestDecision: another extension proposing changes, say).
+	 */
+	async requestDecision(request: DecisionRequest, signal: AbortSignal = new AbortController().signal): Promise<DecisionAnswer> {
+		this.board.apply({ type: 'decision-requested', request });
+		this.scheduleFlush();
+		try {
+			const answer = await this.decisions.decide(request, signal);
+			this.board.apply({ type: 'decision-answered', runId: request.runId, id: request.id, answer });
+			return answer;
+		} finally {
+			this.scheduleFlush();
+		}
 	}
 
 	async revokeRules(rules: readonly string[]): Promise<void> {
@@ -128,12 +214,13 @@ export class Orchestrator implements vscode.Disposable {
 		const stateDir = path.resolve(folder.uri.fsPath, settings.stateFolder);
 		const rel = path.relative(folder.uri.fsPath, stateDir).split(path.sep).join('/');
 		const inside = rel && !rel.startsWith('..') && !path.isAbsolute(rel);
-		// Until the extension has its own LLM settings and SecretStorage key, it reads the CLI's variables.
-		const llm = await llmClientFromEnv(process.env);
+		await this.llm.ready();
 		const engine = await createEngine({
 			workspace: folder.uri.fsPath,
 			stateDir,
-			llm,
+			// Asked at each use: a new key or endpoint applies to the next LLM call, no new engine needed.
+			llm: () => this.llm.current(),
+			prices: this.llm.prices,
 			logger: this.logger,
 			prompter: this.decisions,
 			escalation: createEscalationCheck(
@@ -147,6 +234,14 @@ export class Orchestrator implements vscode.Disposable {
 		});
 		const sub = engine.events.on((e) => this.onEvent(folder, e));
 		this.disposables.push({ dispose: () => sub.dispose() });
+		for (const [name, input] of this.apiAgents) {
+			try {
+				engine.agents.register(input, { replace: true });
+			} catch (err) {
+				this.logger.log('warn', 'agents', `could not register ${name} again: ${describeError(err)}`);
+			}
+		}
+		this.engineCreated.fire({ folder, engine });
 		const history = await engine.runs().catch(() => []);
 		for (const r of history) this.runFolders.set(r.runId, folder);
 		this.board.addHistory(history);
@@ -258,13 +353,30 @@ export class Orchestrator implements vscode.Disposable {
 			return { runId: runId ?? '', status: 'error', message };
 		} finally {
 			clearTimeout(progress);
-			if (runId) {
-				this.active.delete(runId);
-				this.board.setLive(runId, false);
-				this.scheduleFlush();
-			}
+			if (runId) this.releaseRun(runId);
 			this.activeChanged.fire();
 		}
+	}
+
+	/** A run another driver started (an orchestration session): cancellable and live like one this window ran. */
+	adoptRun(runId: string, folder: vscode.WorkspaceFolder, abort: AbortController): void {
+		this.active.set(runId, { abort, folder });
+		this.runFolders.set(runId, folder);
+		this.activeChanged.fire();
+		// Tooltips show parameters: from the workflow copy kept with the run.
+		void this.engineFor(folder)
+			.then((engine) => engine.runWorkflow(runId))
+			.then((workflow) => this.parameters.set(runId, new Map(workflow.instructions.map((i) => [i.id, i.parameters]))))
+			.catch(() => undefined);
+	}
+
+	/** The run ended (or was never started here): no longer cancellable from this window. */
+	releaseRun(runId: string): void {
+		if (!this.active.delete(runId)) return;
+		this.board.setLive(runId, false);
+		this.scheduleFlush();
+		this.activeChanged.fire();
+		if (this.active.size === 0 && this.staleEngines) this.retireEngines();
 	}
 
 	private progressAfterDelay(name: string, running: Promise<unknown>, runId: () => string | undefined): NodeJS.Timeout {

@@ -33,6 +33,8 @@ export interface ScriptedOpenAi {
 	baseUrl: string;
 	/** Every request seen, in order. */
 	requests: ChatRequestBody[];
+	/** The Authorization header of each request, in the same order (to check which key a client sent). */
+	authorizations: (string | undefined)[];
 	/** Replies not used yet. */
 	remaining(): number;
 	close(): Promise<void>;
@@ -51,6 +53,7 @@ export function systemText(body: ChatRequestBody): string {
 
 export async function startScriptedOpenAi(script: ScriptedReply[]): Promise<ScriptedOpenAi> {
 	const requests: ChatRequestBody[] = [];
+	const authorizations: (string | undefined)[] = [];
 	const used = new Set<number>();
 	const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
 		let raw = '';
@@ -64,6 +67,7 @@ export async function startScriptedOpenAi(script: ScriptedReply[]): Promise<Scri
 				return;
 			}
 			requests.push(body);
+			authorizations.push(req.headers.authorization);
 			const index = script.findIndex((r, i) => !used.has(i) && (r.when?.(body) ?? true));
 			if (index < 0) {
 				res.writeHead(500, { 'content-type': 'application/json' });
@@ -82,6 +86,7 @@ export async function startScriptedOpenAi(script: ScriptedReply[]): Promise<Scri
 	return {
 		baseUrl: `http://127.0.0.1:${port}/v1`,
 		requests,
+		authorizations,
 		remaining: () => script.filter((r, i) => !used.has(i) && !r.repeat).length,
 		close: () =>
 			new Promise<void>((resolve) => {

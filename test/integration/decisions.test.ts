@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { QuantumApi, RunOutcome } from '../../src/vscode/api';
 import type { DecisionView } from '../../src/protocol/viewModels';
-import { activateApi, boardRun, eventually, exists, readText, runWorkflowFile, treeStepStates } from './extensionHost';
+import { activateApi, boardRun, eventually, exists, readText, runWorkflowFile, treeStepStates, writeText } from './extensionHost';
 
 /** The pending decision for stepId, failing fast if the run ends without asking. */
 function decisionFor(api: QuantumApi, stepId: string, running: Promise<RunOutcome>): Promise<DecisionView> {
@@ -44,5 +44,31 @@ suite('steps that need approval', () => {
 			assert.match(gate?.message ?? '', /rejected by user/);
 			assert.equal(treeStepStates(api, outcome.runId).after_gate, 'step:skipped');
 		});
+	});
+
+	test('three identical approvals of a rule are learned and offered as "always allow", never applied silently', async () => {
+		await writeText(
+			'learned.workflow.json',
+			JSON.stringify({ name: 'learned', instructions: [{ id: 'tidy', type: 'exec', operation: 'run', parameters: { command: 'rm -rf learned-nothing-here' } }] }, null, 2),
+		);
+		let rule: string | undefined;
+		for (let i = 0; i < 3; i++) {
+			const running = runWorkflowFile('learned.workflow.json');
+			const decision = await decisionFor(api, 'tidy', running);
+			rule = decision.rule;
+			await api.answer([decision.id], { approve: true });
+			assert.equal((await running).status, 'succeeded');
+		}
+		assert.match(rule ?? '', /^exec:risky:/);
+		// Recorded in the learning store (the offer itself is a notification; the smoke-test driver shows none).
+		await eventually(async () => {
+			const learning = JSON.parse(await readText('.quantum/learning.json')) as { decisions: Record<string, { approve: boolean; streak: number }> };
+			assert.deepEqual({ approve: learning.decisions[rule!]?.approve, streak: learning.decisions[rule!]?.streak }, { approve: true, streak: 3 });
+		});
+		assert.equal(api.allowedRules().includes(rule!), false, 'not allowed until the person says yes');
+		const fourth = runWorkflowFile('learned.workflow.json');
+		const asked = await decisionFor(api, 'tidy', fourth);
+		await api.answer([asked.id], { approve: false, reason: 'enough' });
+		assert.notEqual((await fourth).status, 'succeeded', 'it still asks, and a rejection stops it');
 	});
 });

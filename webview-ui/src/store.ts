@@ -10,6 +10,8 @@ export interface BoardChanges {
 	all: boolean;
 	trust: boolean;
 	decisions: boolean;
+	/** An orchestration (goal) started or changed state. */
+	orchestrations: boolean;
 	/** Runs were added, removed or replaced: the list's membership or order may differ. */
 	runs: boolean;
 	/** Runs replaced wholesale: their steps redraw from scratch. */
@@ -154,6 +156,9 @@ export class BoardStore {
 			case 'trust':
 				changes.trust = true;
 				return;
+			case 'orchestration':
+				changes.orchestrations = true;
+				return;
 		}
 	}
 
@@ -163,6 +168,7 @@ export class BoardStore {
 			all: false,
 			trust: false,
 			decisions: false,
+			orchestrations: false,
 			runs: false,
 			replacedRuns: new Set(),
 			headers: new Set(),

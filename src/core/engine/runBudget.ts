@@ -3,7 +3,8 @@
 import { StepError } from '../errors';
 import type { StepDecision } from '../handlers/types';
 import type { DecisionAnswer } from '../ports';
-import { requestMessages, type LlmClient, type LlmRequest, type LlmUsage } from '../services/llm/client';
+import type { LlmClient, LlmRequest, LlmUsage } from '../services/llm/client';
+import { requestMessages } from '../services/llm/messages';
 import { costOf, DEFAULT_COMPLETION_TOKENS, estimateTokens } from '../services/llm/pricing';
 import type { Budget, Instruction } from '../workflow/schema';
 import { BudgetLedger, formatMetric, type BudgetCrossing, type Spend, type UsageTarget } from './budget';

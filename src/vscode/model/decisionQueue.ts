@@ -13,6 +13,8 @@ export interface DecisionQueueHooks {
 	onRequested?(request: DecisionRequest): void;
 	/** The user chose "always allow" for this rule: persist it. */
 	onAlwaysAllow?(rule: string): void | Promise<void>;
+	/** A person answered this decision (not a policy, not an always-allow sweep): learning hears of it. */
+	onAnswered?(request: DecisionRequest, reply: DecisionReply): void;
 }
 
 export class DecisionQueue implements DecisionPrompter {
@@ -70,6 +72,7 @@ export class DecisionQueue implements DecisionPrompter {
 				parameters: reply.approve ? reply.parameters : undefined,
 			});
 			answered.push(id);
+			this.hooks.onAnswered?.(p.request, reply);
 		}
 		for (const rule of rules) {
 			await this.hooks.onAlwaysAllow?.(rule);

@@ -2,6 +2,7 @@
 import type { EngineEvent } from '../../core/engine/events';
 import { formatDuration } from '../../core/format';
 import { countFindings, formatFinding } from '../../core/quality/findings';
+import { describeUsage } from '../../core/engine/budget';
 
 const MAX_LOG_LINES = 5000;
 const MAX_OUTPUT_CHARS = 256 * 1024;
@@ -43,6 +44,12 @@ export class RunLog {
 				return this.line(rec, `${t} decision ${e.id}: ${e.answer.approve ? 'approved' : 'rejected'} by ${e.answer.by ?? 'user'}${e.answer.reason ? `: ${e.answer.reason}` : ''}`);
 			case 'concurrency':
 				return this.line(rec, `${t} concurrency ${e.limit}: ${e.reason}`);
+			case 'step-added':
+				return this.line(rec, `${t} ${e.parent} → ${e.step.id}${e.agent ? ` (${e.agent})` : ''}: ${e.summary}`);
+			case 'allocation':
+				return this.line(rec, `${t} ${e.id} → agent ${e.assignment.agent}: ${e.assignment.reason}`);
+			case 'budget':
+				return this.line(rec, `${t} budget ${e.level}: ${e.message}`);
 			case 'findings': {
 				const c = countFindings(e.findings);
 				const shown = e.findings.slice(0, LOG_FINDINGS).map((f) => `\n  ${formatFinding(f)}`).join('');
@@ -50,7 +57,9 @@ export class RunLog {
 				return this.line(rec, `${t} ${e.id} ${e.tool}: ${c.error} errors, ${c.warning} warnings, ${c.info} notes${shown}${more}`);
 			}
 			case 'run-finished':
-				return this.line(rec, `${t} finished: ${e.status} in ${formatDuration(e.durationMs)}${e.message ? ` — ${e.message}` : ''}`);
+				this.line(rec, `${t} finished: ${e.status} in ${formatDuration(e.durationMs)}${e.message ? ` — ${e.message}` : ''}`);
+				if (e.usage && e.usage.calls > 0) for (const l of describeUsage(e.usage)) this.line(rec, `${t} ${l}`);
+				return;
 			case 'rollback-started':
 				return this.line(rec, `${t} rolling back ${e.files} paths`);
 			case 'rollback-finished':

@@ -2,16 +2,18 @@
 import * as vscode from 'vscode';
 import type { RunView } from '../../protocol/viewModels';
 import type { TreeItemView } from '../api';
-import { runItem, STATE_ICON, stepItem } from '../model/treeModel';
+import { childItem, runItem, STATE_ICON, stepItem } from '../model/treeModel';
 import type { Orchestrator } from '../orchestrator';
 
-type Node = { kind: 'run'; runId: string } | { kind: 'step'; runId: string; stepId: string };
+/** Runs, their steps, and the steps' tool calls (an agent's child steps). */
+type Node = { kind: 'run'; runId: string } | { kind: 'step'; runId: string; stepId: string } | { kind: 'tool'; runId: string; stepId: string; parentId: string };
 
 export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
 	private readonly changed = new vscode.EventEmitter<Node | undefined>();
 	readonly onDidChangeTreeData = this.changed.event;
 	/** Stable node objects: VS Code refreshes an element by identity. */
 	private readonly runNodes = new Map<string, Node>();
+	/** Step and tool nodes by run, keyed by step id (tool ids are `parent.N`, never a planned step's id). */
 	private readonly stepNodes = new Map<string, Map<string, Node>>();
 	private readonly sub: vscode.Disposable;
 	private knownRuns = '';
@@ -47,35 +49,41 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 	getChildren(node?: Node): Node[] {
 		const board = this.orchestrator.board;
 		if (!node) return board.snapshot().runs.map((r) => this.runNode(r.runId));
-		if (node.kind === 'step') return [];
+		if (node.kind === 'tool') return [];
+		if (node.kind === 'step') return (board.step(node.runId, node.stepId)?.children ?? []).map((c) => this.toolNode(node.runId, c.id, node.stepId));
 		const run = board.run(node.runId);
 		return run ? run.steps.map((s) => this.stepNode(run.runId, s.id)) : [];
 	}
 
 	getParent(node: Node): Node | undefined {
+		if (node.kind === 'tool') return this.stepNode(node.runId, node.parentId);
 		return node.kind === 'step' ? this.runNode(node.runId) : undefined;
 	}
 
 	getTreeItem(node: Node): vscode.TreeItem {
 		const view = this.view(node);
 		if (!view) return new vscode.TreeItem('(gone)');
-		const run = this.orchestrator.board.run(node.runId) as RunView;
-		const expandable = node.kind === 'run' && run.steps.length > 0;
+		const board = this.orchestrator.board;
+		const run = board.run(node.runId) as RunView;
+		const step = node.kind === 'step' ? board.step(node.runId, node.stepId) : undefined;
+		const expandable = node.kind === 'run' ? run.steps.length > 0 : (step?.children?.length ?? 0) > 0;
+		// Open while there is something to watch: a running run, a step whose agent is still working.
+		const open = node.kind === 'run' ? run.status === 'running' : step?.state === 'running' || step?.state === 'waiting';
 		const item = new vscode.TreeItem(
 			view.label,
-			expandable ? (run.status === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None,
+			expandable ? (open ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None,
 		);
 		item.id = view.id;
 		item.description = view.description;
 		item.contextValue = view.contextValue;
 		item.tooltip = new vscode.MarkdownString(view.tooltip ?? '');
-		const state = node.kind === 'run' ? run.status : (this.orchestrator.board.step(node.runId, node.stepId)?.state ?? 'pending');
+		const state = node.kind === 'run' ? run.status : node.kind === 'step' ? (step?.state ?? 'pending') : (board.child(node.runId, node.stepId)?.child.state ?? 'pending');
 		const color = STATE_ICON[state]?.color;
 		item.iconPath = new vscode.ThemeIcon(view.icon ?? 'circle-large-outline', color ? new vscode.ThemeColor(color) : undefined);
-		if (node.kind === 'step') {
-			const step = this.orchestrator.board.step(node.runId, node.stepId);
-			item.command = step?.decisionId
-				? { command: 'quantum.showDecision', title: 'Show Decision', arguments: [step.decisionId] }
+		if (node.kind !== 'run') {
+			const decisionId = board.decisionOfStep(node.runId, node.stepId);
+			item.command = decisionId
+				? { command: 'quantum.showDecision', title: 'Show Decision', arguments: [decisionId] }
 				: { command: 'quantum.openStepOutput', title: 'Open Output', arguments: [{ runId: node.runId, stepId: node.stepId }] };
 		}
 		return item;
@@ -83,17 +91,23 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 
 	/** The tree as plain data (for the API and tests), fully expanded. */
 	snapshot(): TreeItemView[] {
-		return this.getChildren().map((runNode) => ({
-			...this.view(runNode)!,
-			children: this.getChildren(runNode).map((s) => this.view(s)!),
-		}));
+		const expand = (node: Node): TreeItemView => {
+			const children = this.getChildren(node);
+			return children.length ? { ...this.view(node)!, children: children.map(expand) } : this.view(node)!;
+		};
+		return this.getChildren().map((runNode) => ({ ...this.view(runNode)!, children: this.getChildren(runNode).map(expand) }));
 	}
 
 	private view(node: Node): TreeItemView | undefined {
 		const board = this.orchestrator.board;
 		const run = board.run(node.runId);
 		if (!run) return undefined;
-		if (node.kind === 'run') return runItem(run);
+		if (node.kind === 'run') return runItem(run, Date.now(), run.orchestration ? board.orchestration(run.orchestration) : undefined);
+		if (node.kind === 'tool') {
+			const found = board.child(node.runId, node.stepId);
+			if (!found) return undefined;
+			return childItem(run, found.parent, found.child, found.child.decisionId ? board.decision(found.child.decisionId) : undefined);
+		}
 		const step = board.step(node.runId, node.stepId);
 		if (!step) return undefined;
 		const decision = step.decisionId ? board.decision(step.decisionId) : undefined;
@@ -107,10 +121,18 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 	}
 
 	private stepNode(runId: string, stepId: string): Node {
+		return this.node(runId, stepId, () => ({ kind: 'step', runId, stepId }));
+	}
+
+	private toolNode(runId: string, stepId: string, parentId: string): Node {
+		return this.node(runId, stepId, () => ({ kind: 'tool', runId, stepId, parentId }));
+	}
+
+	private node(runId: string, stepId: string, make: () => Node): Node {
 		let m = this.stepNodes.get(runId);
 		if (!m) this.stepNodes.set(runId, (m = new Map()));
 		let n = m.get(stepId);
-		if (!n) m.set(stepId, (n = { kind: 'step', runId, stepId }));
+		if (!n) m.set(stepId, (n = make()));
 		return n;
 	}
 

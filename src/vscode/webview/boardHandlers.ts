@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { RunAction, WebviewHandlers } from '../../protocol/messages';
 import type { CommandId } from '../commandIds';
 import type { DecisionUi } from '../decisionUi';
+import type { GoalOrchestrations } from '../orchestrateGoal';
 import type { Orchestrator } from '../orchestrator';
 
 const ACTION_COMMANDS: Record<RunAction, CommandId> = {
@@ -18,6 +19,7 @@ export function createBoardHandlers(
 	orchestrator: Orchestrator,
 	decisionUi: DecisionUi,
 	commands: Record<CommandId, (...args: unknown[]) => unknown>,
+	goals: GoalOrchestrations,
 ): Omit<WebviewHandlers, 'ready' | 'resync'> {
 	return {
 		answer: (m) => decisionUi.answer(m.decisionIds, { approve: m.approve, reason: m.reason, alwaysAllow: m.alwaysAllow }),
@@ -30,6 +32,11 @@ export function createBoardHandlers(
 		openStep: async (m) => {
 			await commands['quantum.openStepOutput']({ runId: m.runId, stepId: m.stepId });
 			void vscode.commands.executeCommand('quantum.operations.focus');
+		},
+		openPlan: async (m) => {
+			const file = goals.planFile(m.orchestrationId);
+			if (!file) throw new Error('that plan is no longer known in this window: it is in the .quantum/plans folder');
+			await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
 		},
 	};
 }

@@ -292,6 +292,121 @@ describe('board webview in Chromium', function () {
 		assert.equal(await page.locator(`.run[data-run-id="${OLD_RUN}"] .dag.compact`).count(), 1);
 	});
 
+	it('goals, agents and LLM use: the orchestration card, tool calls under their step, tokens and cost, budget and proposal/replan decisions', async () => {
+		await openBoard();
+		await clearSent();
+		const now = Date.now();
+		const patch = async (patches: unknown[]) => {
+			model.version += 1;
+			await send({ type: 'patch', version: model.version, patches });
+		};
+		await patch([
+			{
+				kind: 'orchestration',
+				orchestration: { id: 'goal-1', goal: 'Add tests for the signup handler', state: 'monitoring', detail: `run ${OLD_RUN} started`, planFile: '.quantum/plans/20260101-add-tests.workflow.json', runIds: [OLD_RUN], autonomous: false, planner: 'the offline templates', startedAt: now, updatedAt: now, live: true },
+			},
+		]);
+		const agentStep = stepId(3, 5);
+		await patch([
+			{
+				kind: 'steps',
+				runId: BIG_RUN,
+				steps: [
+					{
+						id: agentStep,
+						allocation: { agent: 'coder', score: 0.82, parts: { capability: 1, load: 1, performance: 0.5, specialisation: 0.2 }, reason: 'capability 40/40, load 30/30' },
+						usage: { promptTokens: 10_300, completionTokens: 2_000, costUsd: 0.0042, calls: 2, unpricedCalls: 0, model: 'gpt-4o-mini' },
+						children: [
+							{ id: `${agentStep}.1`, type: 'file', operation: 'read', summary: 'read_file: read src/signup.ts', state: 'succeeded', durationMs: 4, agent: 'coder' },
+							{ id: `${agentStep}.2`, type: 'file', operation: 'modify', summary: 'modify_file: src/signup.ts', state: 'running', agent: 'coder' },
+							{ id: `${agentStep}.3`, type: 'exec', operation: 'run', summary: 'run_command: npm test', state: 'waiting', decisionId: 'dec-exec', agent: 'coder' },
+						],
+					},
+				],
+			},
+			{
+				kind: 'run-header',
+				run: {
+					...(({ steps: _s, ...h }) => h)(model.runs[0]),
+					usage: { promptTokens: 10_300, completionTokens: 2_000, costUsd: 0.0042, calls: 2, unpricedCalls: 0 },
+					budget: [{ level: 'warn', scope: 'run', name: BIG_RUN, metric: 'cost_usd', value: 0.0042, limit: 0.004, message: 'the run: cost reached $0.0042, warn threshold $0.0040' }],
+				},
+			},
+			{ kind: 'run-header', run: { ...(({ steps: _s, ...h }) => h)(model.runs[1]), orchestration: 'goal-1' } },
+			{
+				kind: 'decisions',
+				decisions: [
+					bigSnapshot(0).decisions[0],
+					{ id: 'dec-prop', runId: BIG_RUN, stepId: agentStep, kind: 'proposal', reason: 'the fix the model proposes', summary: 'apply the change to 2 files', type: 'llm', operation: 'fix', parameters: {}, file: 'src/signup.ts', changedFiles: ['src/signup.ts', 'test/signup.test.ts'], requestedAt: now },
+					{ id: 'dec-replan', runId: OLD_RUN, stepId: 'test', kind: 'replan', reason: 'test failed; the planner proposes a revised plan', summary: 'run the revised plan as a new run (1 added, 1 changed)', type: 'plan', operation: 'replan', parameters: { goal: 'Add tests' }, details: '+ fix  agent.task: "make the test pass"\n~ test  exec.run\n    dependencies: [] → [fix]\n- package  exec.run: npm pack', requestedAt: now },
+				],
+			},
+		]);
+		await settle();
+		// The goal: its state live, the trail, the plan and the run it started.
+		const goal = page.locator('.goal[data-orchestration-id="goal-1"]');
+		assert.equal(await goal.locator('.goal-text').textContent(), 'Add tests for the signup handler');
+		assert.equal(await goal.locator('.goal-state').textContent(), 'monitoring');
+		assert.equal(await goal.locator('.trail-step.current').textContent(), 'monitoring');
+		assert.match((await goal.locator('.goal-meta').textContent()) ?? '', /planned by the offline templates · reviewed before it runs/);
+		await goal.locator('.goal-plan').click();
+		await goal.locator('.goal-run').click();
+		await settle();
+		assert.equal(await page.locator(`.run[data-run-id="${OLD_RUN}"] .chip`).count(), 3, 'following the run link expands that run');
+		// The agent step: agent on the chip, its tool calls under the level in their states' colours.
+		const chip = page.locator(`.chip[data-step="${agentStep}"]`);
+		assert.equal(await chip.getAttribute('data-tools'), '⚙3');
+		await chip.hover();
+		const tip = (await chip.getAttribute('title')) ?? '';
+		assert.match(tip, /agent coder \(score 0\.82: capability 100%, load 100%, performance 50%, specialisation 20%\) — capability 40\/40/);
+		assert.match(tip, /LLM: 12\.3k tokens · \$0\.0042 \(gpt-4o-mini\)/);
+		assert.match(tip, /tool calls: 1 succeeded, 1 running, 1 waiting/);
+		const group = page.locator(`.tool-group[data-parent="${agentStep}"]`);
+		assert.match((await group.locator('.tool-parent').textContent()) ?? '', new RegExp(`^${agentStep} → coder · 12\\.3k tokens · \\$0\\.0042 · 3 tool calls · 1 waiting$`));
+		assert.deepEqual(
+			await group.locator('.tool-chip').evaluateAll((els) => els.map((e) => [e.getAttribute('data-step'), e.className])),
+			[
+				[`${agentStep}.1`, 'tool-chip st-succeeded'],
+				[`${agentStep}.2`, 'tool-chip st-running'],
+				[`${agentStep}.3`, 'tool-chip st-waiting has-decision'],
+			],
+		);
+		await group.locator('.tool-chip').first().click();
+		await group.locator('.tool-chip').last().click();
+		// The run: tokens and cost in its header, the budget warning as a badge and a notice.
+		const big = page.locator(`.run[data-run-id="${BIG_RUN}"]`);
+		assert.equal(await big.locator('.run-usage').textContent(), '12.3k tokens · $0.0042');
+		assert.equal(await big.locator('.run-budget').textContent(), 'budget warn');
+		assert.equal(await big.locator('.budget-notice').textContent(), 'warn: the run: cost reached $0.0042, warn threshold $0.0040');
+		assert.equal(await page.locator(`.run[data-run-id="${OLD_RUN}"] .run-goal`).textContent(), 'goal: Add tests for the signup handler');
+		// A proposal shows its diffs; a replan its plan diff, marked; neither can be edited.
+		const prop = page.locator('.decision[data-decision-id="dec-prop"]');
+		assert.equal(await prop.locator('vscode-button.act-show').textContent(), 'Show diffs (2)');
+		assert.equal(await prop.locator('vscode-button.act-edit').isHidden(), true);
+		assert.match((await prop.locator('.decision-file').textContent()) ?? '', /src\/signup\.ts, test\/signup\.test\.ts/);
+		const replan = page.locator('.decision[data-decision-id="dec-replan"]');
+		assert.equal(await replan.locator('vscode-button.act-show').textContent(), 'Show plan diff');
+		assert.deepEqual(await replan.locator('.plan-diff span').evaluateAll((els) => els.map((e) => e.className)), ['diff-add', 'diff-mod', 'diff-del']);
+		await replan.locator('vscode-button.act-show').click();
+		assert.deepEqual(await sent(), [
+			{ type: 'openPlan', orchestrationId: 'goal-1' },
+			{ type: 'openStep', runId: BIG_RUN, stepId: `${agentStep}.1` },
+			{ type: 'showDecision', decisionId: 'dec-replan' },
+		]);
+		assert.match((await page.locator('.decision[data-decision-id="dec-exec"]').getAttribute('class')) ?? '', /\bflash\b/, 'a waiting tool call leads to its decision');
+		// The goal ends: its badge says how.
+		await patch([{ kind: 'orchestration', orchestration: { id: 'goal-1', goal: 'Add tests for the signup handler', state: 'completing', outcome: 'succeeded', runIds: [OLD_RUN], autonomous: false, startedAt: now, updatedAt: now, live: false } }]);
+		await settle();
+		assert.equal(await goal.locator('.goal-state').textContent(), 'succeeded');
+		assert.equal(await goal.locator('.trail-step.current').textContent(), 'completing');
+		mkdirSync(resultsDir, { recursive: true });
+		await page.locator('.goals').screenshot({ path: join(resultsDir, 'board-goal.png') });
+		await big.locator('.dag-names').click();
+		await group.screenshot({ path: join(resultsDir, 'board-tool-calls.png') });
+		assert.deepEqual(await page.evaluate(() => (globalThis as unknown as BoardWindow).__qoCsp), [], 'no CSP violation');
+		assert.deepEqual(problems, []);
+	});
+
 	it('applies 500-step patches well within a frame (median reported)', async () => {
 		await openBoard();
 		const batches: HostToWebview[] = [];

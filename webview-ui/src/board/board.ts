@@ -9,6 +9,7 @@ import { DecisionQueue } from './decisionQueue';
 import { h, setHidden } from './dom';
 import { STATE_ORDER, stateLabel } from './format';
 import { Notices } from './notices';
+import { OrchestrationList } from './orchestrations';
 import { RunCard } from './runCard';
 
 /** What the view remembers across reloads (VS Code keeps it while the view is hidden). */
@@ -35,6 +36,7 @@ export class Board {
 	private readonly runsSection = h('section', { className: 'runs', attrs: { 'aria-label': 'Runs' } }, h('h2', { className: 'section-title', text: 'Runs' }), legend(), this.runList);
 	private readonly notices = new Notices(this.topNotices);
 	private readonly decisions: DecisionQueue;
+	private readonly goals: OrchestrationList;
 	private readonly cards = new Map<string, RunCard>();
 	private readonly expanded: Map<string, boolean>;
 	private readonly ctx: BoardContext;
@@ -55,14 +57,16 @@ export class Board {
 			trusted: () => store.snapshot?.trusted ?? true,
 			requestFrame,
 			setExpanded: (runId, on) => this.rememberExpanded(runId, on),
+			revealRun: (runId) => this.revealRun(runId),
 		};
 		this.decisions = new DecisionQueue(this.ctx);
+		this.goals = new OrchestrationList(this.ctx);
 		this.banner.hidden = true;
 		this.empty.hidden = true;
 		this.runsSection.hidden = true;
 		this.divider.hidden = true;
 		root.classList.add('qo-board');
-		root.replaceChildren(this.banner, this.topNotices, this.loading, this.decisions.el, this.divider, this.runsSection, this.empty);
+		root.replaceChildren(this.banner, this.topNotices, this.loading, this.goals.el, this.decisions.el, this.divider, this.runsSection, this.empty);
 	}
 
 	/** Applies one frame's worth of changes. Cheap when little changed: nothing is redrawn wholesale. */
@@ -78,11 +82,13 @@ export class Board {
 			if (!changes.all) for (const card of this.cards.values()) card.updateHeader();
 		}
 		if (changes.all || changes.decisions) this.decisions.render(snapshot.decisions);
+		if (changes.all || changes.orchestrations) this.goals.render(snapshot.orchestrations ?? []);
 		if (!changes.all) {
 			for (const runId of changes.headers) this.cards.get(runId)?.updateHeader();
 			for (const [runId, ids] of changes.steps) this.cards.get(runId)?.updateSteps(ids);
+			this.goals.refreshRuns(changes.headers);
 		}
-		setHidden(this.empty, snapshot.runs.length > 0 || snapshot.decisions.length > 0);
+		setHidden(this.empty, snapshot.runs.length > 0 || snapshot.decisions.length > 0 || (snapshot.orchestrations?.length ?? 0) > 0);
 		setHidden(this.divider, snapshot.runs.length === 0 || snapshot.decisions.length === 0);
 		this.syncTicker();
 		if (this.pendingFocus) {
@@ -108,6 +114,18 @@ export class Board {
 		if (this.decisions.focus(decisionId)) return;
 		// The decision may be in a patch that has not been drawn yet.
 		this.pendingFocus = { id: decisionId, until: Date.now() + FOCUS_WAIT_MS };
+	}
+
+	private revealRun(runId: string): boolean {
+		const card = this.cards.get(runId);
+		if (!card) return false;
+		if (!card.expanded) {
+			card.setExpanded(true);
+			this.rememberExpanded(runId, true);
+		}
+		card.el.scrollIntoView({ block: 'start', behavior: 'smooth' });
+		card.flash();
+		return true;
 	}
 
 	private post(message: WebviewToHost, anchor?: NoticeAnchor): void {

@@ -19,4 +19,6 @@ export interface BoardContext {
 	requestFrame(): void;
 	/** The user expanded or collapsed a run: remembered while the view lives. */
 	setExpanded(runId: string, expanded: boolean): void;
+	/** Scrolls to a run's card, expanding it; false when it is not on the board. */
+	revealRun(runId: string): boolean;
 }

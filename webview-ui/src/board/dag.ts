@@ -1,5 +1,6 @@
 // A run's steps by level: one row of chips per level. Built in time-sliced chunks, then updated chip by chip.
-import type { RunView, StepStateView, StepView } from '../../../src/protocol/viewModels';
+import { usageLine } from '../../../src/protocol/usage';
+import type { ChildStepView, RunView, StepStateView, StepView } from '../../../src/protocol/viewModels';
 import { createButton } from '../components/button';
 import { FINAL_STATES } from '../store';
 import type { BoardContext } from './context';
@@ -18,6 +19,9 @@ interface LevelRow {
 	el: HTMLElement;
 	count: HTMLElement;
 	chips: HTMLElement;
+	/** Tool calls of this level's steps, one group per step that made any. */
+	tools: HTMLElement;
+	toolGroups: Map<string, HTMLElement>;
 	more: HTMLElement | undefined;
 	/** Indexes into run.steps, in run order. */
 	steps: number[];
@@ -89,6 +93,7 @@ export class DagView {
 				this.rowOf.set(step.id, row);
 				this.count(row, step.state, +1);
 				this.counted.set(step.id, step.state);
+				if (hasWork(step)) this.paintTools(row, step);
 			}
 			this.paintRow(row);
 		}
@@ -126,6 +131,7 @@ export class DagView {
 			this.counted.set(step.id, step.state);
 			const chip = this.chips.get(step.id);
 			if (chip) paintChip(chip, step);
+			if (hasWork(step) || row.toolGroups.has(step.id)) this.paintTools(row, step);
 		}
 		for (const row of this.rows) this.paintRow(row);
 	}
@@ -148,6 +154,7 @@ export class DagView {
 			}
 			const chip = this.chips.get(id);
 			if (chip) paintChip(chip, step);
+			if (hasWork(step) || row.toolGroups.has(id)) this.paintTools(row, step);
 		}
 		for (const row of touched) this.paintRow(row);
 		return !this.stale;
@@ -182,8 +189,51 @@ export class DagView {
 	private makeRow(level: number, steps: number[]): LevelRow {
 		const count = h('span', { className: 'level-count' });
 		const chips = h('div', { className: 'chips' });
-		const el = h('div', { className: 'level', attrs: { 'data-level': String(level) } }, h('div', { className: 'level-label' }, h('span', { className: 'level-name', text: `L${level}` }), count), chips);
-		return { level, el, count, chips, more: undefined, steps, drawn: 0, limit: LEVEL_CHIP_LIMIT, done: 0, failed: 0, waiting: 0, dirty: false };
+		const tools = h('div', { className: 'tool-steps' });
+		tools.hidden = true;
+		const el = h('div', { className: 'level', attrs: { 'data-level': String(level) } }, h('div', { className: 'level-label' }, h('span', { className: 'level-name', text: `L${level}` }), count), chips, tools);
+		return { level, el, count, chips, tools, toolGroups: new Map(), more: undefined, steps, drawn: 0, limit: LEVEL_CHIP_LIMIT, done: 0, failed: 0, waiting: 0, dirty: false };
+	}
+
+	/**
+	 * Under its level, a line for each step an agent or a model worked on: the step, its agent and why, its tokens and
+	 * cost, and one small chip per tool call (the agent's child steps) in its state's colour.
+	 */
+	private paintTools(row: LevelRow, step: StepView): void {
+		const children = step.children ?? [];
+		let group = row.toolGroups.get(step.id);
+		if (!hasWork(step)) {
+			group?.remove();
+			row.toolGroups.delete(step.id);
+			row.tools.hidden = row.toolGroups.size === 0;
+			return;
+		}
+		if (!group) {
+			group = h('div', { className: 'tool-group', attrs: { 'data-parent': step.id } });
+			row.toolGroups.set(step.id, group);
+			row.tools.append(group);
+			row.tools.hidden = false;
+		}
+		const waiting = children.filter((c) => c.state === 'waiting').length;
+		const a = step.allocation;
+		const head = h(
+			'span',
+			{ className: 'tool-parent', title: children.length ? `Tool calls of ${step.id}: ${toolCounts(children)}` : step.id },
+			h('span', { className: 'tool-parent-id', text: step.id }),
+			a ? h('span', { className: 'tool-agent', text: ` → ${a.agent}`, title: `${a.agent}${a.score !== undefined ? `, score ${a.score.toFixed(2)}` : ''}: ${a.reason}` }) : '',
+			step.usage ? h('span', { className: 'tool-usage', text: ` · ${usageLine(step.usage)}` }) : '',
+			children.length ? ` · ${plural(children.length, 'tool call')}${waiting ? ` · ${waiting} waiting` : ''}` : '',
+		);
+		const chips = children.map((c) => {
+			const chip = h('button', {
+				className: `tool-chip st-${c.state}${c.decisionId ? ' has-decision' : ''}`,
+				text: c.summary,
+				title: toolTooltip(c),
+				attrs: { type: 'button', 'data-step': c.id, 'data-parent': step.id },
+			});
+			return chip;
+		});
+		group.replaceChildren(head, h('span', { className: 'tool-chips' }, ...chips));
 	}
 
 	/** A level with more steps than its limit ends with a button that draws the rest. */
@@ -234,6 +284,13 @@ export class DagView {
 	}
 
 	private onClick(event: MouseEvent): void {
+		const tool = event.target instanceof Element ? event.target.closest<HTMLElement>('.tool-chip') : null;
+		if (tool?.dataset.step) {
+			const child = this.ctx.store.step(this.run.runId, tool.dataset.parent ?? '')?.children?.find((c) => c.id === tool.dataset.step);
+			if (child?.state === 'waiting' && child.decisionId && this.ctx.focusDecision(child.decisionId)) return;
+			this.ctx.post({ type: 'openStep', runId: this.run.runId, stepId: tool.dataset.step });
+			return;
+		}
 		const hit = this.stepOf(event.target);
 		if (!hit) return;
 		const { step } = hit;
@@ -291,6 +348,31 @@ function paintChip(chip: HTMLElement, step: StepView): void {
 		if (findings) chip.dataset.findings = findings;
 		else delete chip.dataset.findings;
 	}
+	const tools = step.children?.length ? `⚙${step.children.length}` : step.allocation ? `→${step.allocation.agent}` : undefined;
+	if (chip.dataset.tools !== tools) {
+		if (tools) chip.dataset.tools = tools;
+		else delete chip.dataset.tools;
+	}
+}
+
+/** Whether a step has agent or model work to show under its level. */
+function hasWork(step: StepView): boolean {
+	return Boolean(step.children?.length || step.allocation || step.usage);
+}
+
+function toolCounts(children: readonly ChildStepView[]): string {
+	const counts = new Map<string, number>();
+	for (const c of children) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+	return [...counts].map(([state, n]) => `${n} ${stateLabel(state)}`).join(', ');
+}
+
+function toolTooltip(c: ChildStepView): string {
+	const lines = [`${c.id} — ${stateLabel(c.state)}`, `${c.type}.${c.operation}: ${c.summary}`];
+	if (c.agent) lines.push(`by agent ${c.agent}`);
+	if (c.durationMs !== undefined) lines.push(formatDuration(c.durationMs));
+	if (c.message) lines.push(c.message);
+	if (c.decisionId) lines.push('waiting for your decision (click to answer)');
+	return lines.join('\n');
 }
 
 /** `✖2 ⚠1` for a step whose quality tools reported errors and warnings; undefined when there are none. */
@@ -308,6 +390,13 @@ function tooltip(step: StepView, decision: string | undefined): string {
 	if (step.message) lines.push(step.message);
 	const f = step.findings;
 	if (f && f.error + f.warning + f.info > 0) lines.push(`findings: ${[plural(f.error, 'error'), plural(f.warning, 'warning'), plural(f.info, 'note')].join(', ')}`);
+	if (step.allocation) {
+		const a = step.allocation;
+		const parts = a.parts ? Object.entries(a.parts).map(([k, v]) => `${k} ${Math.round(v * 100)}%`).join(', ') : '';
+		lines.push(`agent ${a.agent}${a.score !== undefined ? ` (score ${a.score.toFixed(2)}${parts ? `: ${parts}` : ''})` : ''} — ${a.reason}`);
+	}
+	if (step.usage) lines.push(`LLM: ${usageLine(step.usage)}${step.usage.model ? ` (${step.usage.model})` : ''}`);
+	if (step.children?.length) lines.push(`tool calls: ${toolCounts(step.children)}`);
 	if (decision) lines.push(`waiting for: ${decision} (click to answer)`);
 	if (step.dependencies.length) {
 		const shown = step.dependencies.slice(0, 8).join(', ');

@@ -43,6 +43,7 @@ export class DecisionCard {
 	private readonly reasonField: HTMLElement;
 	private readonly alwaysAllowBox: HTMLElement;
 	private readonly showButton: HTMLElement;
+	private readonly editButton: HTMLElement;
 	private readonly answerButtons: HTMLElement[];
 	/** Where the host's answer to an action taken in this card appears. */
 	readonly slot = h('div', { className: 'notice-slot' });
@@ -70,6 +71,7 @@ export class DecisionCard {
 			onClick: () => host.ctx.post({ type: 'showDecision', decisionId: this.decision.id }, { slot: this.slot }),
 		});
 		const edit = createButton({ label: 'Edit & approve', appearance: 'secondary', className: 'act-edit', onClick: () => this.toggleEditor() });
+		this.editButton = edit;
 		this.answerButtons = [approve, reject, edit];
 		this.el = h(
 			'article',
@@ -107,7 +109,11 @@ export class DecisionCard {
 			setCheckboxLabel(this.alwaysAllowBox, `Always allow ${scope} here`);
 			this.alwaysAllowBox.title = `Approve, and stop asking about ${scope} in this workspace (rule ${decision.rule}; revoke with "Manage Always-Allowed Rules")`;
 		}
-		setText(this.showButton, decision.file ? 'Show diff' : decision.command ? 'Show command' : 'Show details');
+		setText(this.showButton, showLabel(decision));
+		// Only a step's own parameters can be edited; a proposal, a budget pause or a new plan is taken or left.
+		const editable = decision.kind === 'approval' || decision.kind === 'in-doubt';
+		setHidden(this.editButton, !editable);
+		if (!editable) this.closeEditor();
 	}
 
 	setSelected(selected: boolean): void {
@@ -245,11 +251,32 @@ export class DecisionCard {
 		}
 		if (d.changedFiles && d.changedFiles.length > 1) nodes.push(h('div', { className: 'decision-file' }, 'files ', h('code', { text: d.changedFiles.join(', ') })));
 		else if (d.file !== undefined) nodes.push(h('div', { className: 'decision-file' }, 'file ', h('code', { text: d.file })));
-		if (d.details !== undefined) nodes.push(h('pre', { className: 'decision-details' }, h('code', { text: d.details })));
+		if (d.details !== undefined) nodes.push(detailsView(d));
 		if (d.rule !== undefined) nodes.push(h('div', { className: 'decision-rule' }, 'rule ', h('code', { text: d.rule })));
 		nodes.push(parametersView(d.parameters));
 		return nodes;
 	}
+}
+
+/** A decision's text to read; a revised plan's diff with its added, changed and removed steps marked. */
+function detailsView(d: DecisionView): HTMLElement {
+	const code = h('code');
+	if (d.kind === 'replan') {
+		for (const line of (d.details ?? '').split('\n')) {
+			const mark = line.startsWith('+ ') ? 'diff-add' : line.startsWith('- ') ? 'diff-del' : line.startsWith('~ ') ? 'diff-mod' : '';
+			code.append(mark ? h('span', { className: mark, text: line }) : line, '\n');
+		}
+	} else code.textContent = d.details ?? '';
+	return h('pre', { className: `decision-details${d.kind === 'replan' ? ' plan-diff' : ''}` }, code);
+}
+
+/** What "Show" opens for this decision. */
+function showLabel(d: DecisionView): string {
+	if (d.changedFiles && d.changedFiles.length > 1) return `Show diffs (${d.changedFiles.length})`;
+	if (d.kind === 'replan') return 'Show plan diff';
+	if (d.file) return 'Show diff';
+	if (d.command) return 'Show command';
+	return 'Show details';
 }
 
 /** Parameters, collapsed; the JSON is only built when first opened (it can be large). */

@@ -1,6 +1,7 @@
 // One run: a header (status, progress, counts, actions) and, when expanded, its steps by level and its timings.
 import type { RunAction } from '../../../src/protocol/messages';
-import type { RunHeader, RunView } from '../../../src/protocol/viewModels';
+import { formatTokens, formatUsd, usageLine } from '../../../src/protocol/usage';
+import type { BudgetNoticeView, RunHeader, RunView } from '../../../src/protocol/viewModels';
 import { createButton, setButtonDisabled } from '../components/button';
 import { createBadge, createSpinner, setBadge } from '../components/indicators';
 import type { BoardContext } from './context';
@@ -34,7 +35,7 @@ export function availableActions(run: RunHeader): Set<RunAction> {
 export class RunCard {
 	readonly el: HTMLElement;
 	private run: RunView;
-	private expanded: boolean;
+	private isExpanded: boolean;
 	private readonly toggle: HTMLButtonElement;
 	private readonly name = h('span', { className: 'run-name' });
 	private readonly status = createBadge('', 'run-status');
@@ -45,6 +46,11 @@ export class RunCard {
 	private readonly done = h('span', { className: 'run-done' });
 	private readonly duration = h('span', { className: 'run-duration' });
 	private readonly mode = h('span', { className: 'run-mode' });
+	private readonly usage = h('span', { className: 'run-usage' });
+	private readonly budgetBadge = createBadge('', 'run-budget');
+	private readonly budget = h('ul', { className: 'run-budget-notices' });
+	private readonly goal = h('div', { className: 'run-goal' });
+	private budgetSignature = '\u0000';
 	private readonly counts = h('div', { className: 'run-counts' });
 	private readonly message = h('div', { className: 'run-message' });
 	private readonly buttons = new Map<RunAction, HTMLElement>();
@@ -60,11 +66,11 @@ export class RunCard {
 		private readonly ctx: BoardContext,
 	) {
 		this.run = run;
-		this.expanded = expanded;
+		this.isExpanded = expanded;
 		this.toggle = h('button', { className: 'run-toggle', attrs: { type: 'button' } });
 		this.toggle.addEventListener('click', () => {
-			this.setExpanded(!this.expanded);
-			ctx.setExpanded(this.run.runId, this.expanded);
+			this.setExpanded(!this.isExpanded);
+			ctx.setExpanded(this.run.runId, this.isExpanded);
 		});
 		const actions = h('div', { className: 'run-actions' });
 		for (const a of ACTIONS) {
@@ -82,10 +88,12 @@ export class RunCard {
 		this.el = h(
 			'section',
 			{ className: 'run', attrs: { 'data-run-id': run.runId } },
-			h('header', { className: 'run-head' }, this.toggle, this.name, this.status, this.spinner, this.started),
+			h('header', { className: 'run-head' }, this.toggle, this.name, this.status, this.budgetBadge, this.spinner, this.started),
+			this.goal,
 			this.bar,
-			h('div', { className: 'run-meta' }, this.done, this.duration, this.mode),
+			h('div', { className: 'run-meta' }, this.done, this.duration, this.usage, this.mode),
 			this.counts,
+			this.budget,
 			this.message,
 			actions,
 			this.slot,
@@ -98,6 +106,17 @@ export class RunCard {
 		return this.run.runId;
 	}
 
+	get expanded(): boolean {
+		return this.isExpanded;
+	}
+
+	/** Briefly highlights the card (a goal's run link was followed). */
+	flash(): void {
+		this.el.classList.remove('flash');
+		void this.el.offsetWidth;
+		this.el.classList.add('flash');
+	}
+
 	/** True while the run's chips are still being drawn. */
 	get pending(): boolean {
 		return this.dag?.pending ?? false;
@@ -108,17 +127,17 @@ export class RunCard {
 		this.run = run;
 		this.el.dataset.runId = run.runId;
 		this.updateHeader();
-		if (this.expanded && this.dag?.sameShape(run)) {
+		if (this.isExpanded && this.dag?.sameShape(run)) {
 			this.dag.refresh(run);
 			this.timings?.update(run);
 			return;
 		}
-		this.setExpanded(this.expanded, true);
+		this.setExpanded(this.isExpanded, true);
 	}
 
 	updateHeader(): void {
 		const run = this.run;
-		setClass(this.el, `run rs-${run.status}${run.live ? ' live' : ''}${this.expanded ? ' expanded' : ''}`);
+		setClass(this.el, `run rs-${run.status}${run.live ? ' live' : ''}${this.isExpanded ? ' expanded' : ''}`);
 		setText(this.name, run.workflow);
 		this.name.title = run.file ?? run.workflow;
 		setBadge(this.status, stateLabel(run.status), `run-status rs-${run.status}`);
@@ -146,6 +165,12 @@ export class RunCard {
 		this.paintCounts(c);
 		setText(this.message, run.message ?? '');
 		setHidden(this.message, !run.message);
+		this.paintUsage(run);
+		this.paintBudget(run.budget ?? []);
+		const goal = run.orchestration ? this.ctx.store.snapshot?.orchestrations?.find((o) => o.id === run.orchestration) : undefined;
+		setText(this.goal, goal ? `goal: ${goal.goal}` : '');
+		this.goal.title = goal ? `Started by the orchestration of "${goal.goal}"` : '';
+		setHidden(this.goal, !goal);
 		const available = availableActions(run);
 		const trusted = this.ctx.trusted();
 		for (const [action, button] of this.buttons) {
@@ -175,8 +200,8 @@ export class RunCard {
 	}
 
 	setExpanded(expanded: boolean, rebuild = false): void {
-		const changed = expanded !== this.expanded;
-		this.expanded = expanded;
+		const changed = expanded !== this.isExpanded;
+		this.isExpanded = expanded;
 		this.toggle.setAttribute('aria-expanded', String(expanded));
 		this.toggle.title = expanded ? 'Hide steps' : 'Show steps';
 		this.toggle.textContent = expanded ? '▾' : '▸';
@@ -195,6 +220,32 @@ export class RunCard {
 		this.timings.update(this.run);
 		this.body.replaceChildren(this.dag.el, this.timings.el);
 		this.ctx.requestFrame();
+	}
+
+	/** "12.3k tokens · $0.0042"; per agent in its tooltip once the run reported them. */
+	private paintUsage(run: RunHeader): void {
+		const u = run.usage;
+		setHidden(this.usage, !u || u.calls === 0);
+		if (!u || u.calls === 0) return;
+		setText(this.usage, usageLine(u));
+		const agents = Object.entries(u.agents ?? {}).map(([name, a]) => `${name}: ${formatTokens(a.promptTokens + a.completionTokens)} tokens · ${formatUsd(a.costUsd)} in ${plural(a.calls, 'call')}`);
+		this.usage.title = [`${formatTokens(u.promptTokens)} prompt + ${formatTokens(u.completionTokens)} completion tokens in ${plural(u.calls, 'call')}`, ...agents].join('\n');
+	}
+
+	/** The worst level crossed as a badge, and the notices themselves (newest last). */
+	private paintBudget(notices: readonly BudgetNoticeView[]): void {
+		const signature = notices.map((n) => `${n.level}:${n.message}`).join('\n');
+		if (signature === this.budgetSignature) return;
+		this.budgetSignature = signature;
+		const levels = new Set(notices.map((n) => n.level));
+		const worst = levels.has('stop') ? 'stop' : levels.has('pause') ? 'pause' : levels.has('warn') ? 'warn' : undefined;
+		setHidden(this.budgetBadge, !worst);
+		if (worst) {
+			setBadge(this.budgetBadge, `budget ${worst}`, `run-budget budget-${worst}`);
+			this.budgetBadge.title = notices[notices.length - 1].message;
+		}
+		this.budget.replaceChildren(...notices.slice(-3).map((n) => h('li', { className: `budget-notice budget-${n.level}`, text: `${n.level}: ${n.message}` })));
+		setHidden(this.budget, notices.length === 0);
 	}
 
 	private paintCounts(counts: Record<string, number>): void {

@@ -1,6 +1,7 @@
 // The LLM service: any OpenAI-compatible endpoint through the `openai` SDK (streaming, tool calls, timeouts, retries
 // on 429/5xx honouring Retry-After, cancellation). The key comes from the host (SecretStorage, the environment).
 import OpenAI from 'openai';
+import { requestMessages } from './messages';
 import type { LlmSettings } from './settings';
 
 /** One message of a conversation; `tool` messages answer the assistant's tool calls by id. */
@@ -60,14 +61,9 @@ export interface LlmClient {
 	complete(request: LlmRequest, signal: AbortSignal, onText?: (text: string) => void): Promise<LlmResponse>;
 }
 
-/** The messages a request stands for: system first, then the conversation or the single prompt. */
-export function requestMessages(request: LlmRequest): LlmMessage[] {
-	const messages: LlmMessage[] = [];
-	if (request.system) messages.push({ role: 'system', content: request.system });
-	if (request.messages) messages.push(...request.messages);
-	if (request.prompt !== undefined) messages.push({ role: 'user', content: request.prompt });
-	return messages;
-}
+// Kept in its own module so code that only counts or checks messages (budgets, structured answers) does not load
+// the SDK: hosts load it only when an endpoint is configured.
+export { requestMessages } from './messages';
 
 function toSdkMessage(m: LlmMessage): OpenAI.Chat.ChatCompletionMessageParam {
 	if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };

@@ -2,7 +2,8 @@
 // was wrong, a bounded number of times, then the call fails saying what the last answer got wrong.
 import { z } from 'zod';
 import { StepError } from '../../errors';
-import { requestMessages, type LlmClient, type LlmMessage, type LlmRequest, type LlmResponse, type LlmUsage } from './client';
+import type { LlmClient, LlmMessage, LlmRequest, LlmResponse, LlmUsage } from './client';
+import { requestMessages } from './messages';
 
 export interface StructuredOptions {
 	signal: AbortSignal;
