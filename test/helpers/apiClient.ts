@@ -1,6 +1,7 @@
 // A real HTTP client for the API tests: node:http, so the Host and Origin headers can be anything a test needs.
 import { request, type Agent } from 'node:http';
 import { createEngine, type Engine } from '../../src/core/engine';
+import type { HandlerRegistry } from '../../src/core/handlers';
 import type { LogLevel } from '../../src/core/ports';
 import { ApiServer, type ApiServerOptions } from '../../src/core/services/api/server';
 import { DecisionBroker } from '../../src/core/services/triggers/decisionBroker';
@@ -69,15 +70,16 @@ export function httpCall(port: number, method: string, path: string, opts: CallO
 	});
 }
 
-export async function startTestApi(extra: Partial<ApiServerOptions> & { maxConcurrentRuns?: number } = {}): Promise<TestApi> {
-	const ws = tempDir('qo-api-');
+export async function startTestApi(extra: Partial<ApiServerOptions> & { maxConcurrentRuns?: number; maxQueue?: number; workspace?: string; registry?: HandlerRegistry } = {}): Promise<TestApi> {
+	const { maxConcurrentRuns, maxQueue, workspace, registry, ...options } = extra;
+	const ws = workspace ?? tempDir('qo-api-');
 	const logs: string[] = [];
 	const logger = { log: (level: LogLevel, scope: string, message: string) => logs.push(`${level} [${scope}] ${message}`) };
 	const broker = new DecisionBroker();
-	const engine = await createEngine({ workspace: ws, prompter: broker, logger, gc: { maxRuns: 5000 } });
-	const dispatcher = new Dispatcher({ engine, broker, keepFinished: 5000, maxConcurrentRuns: extra.maxConcurrentRuns });
+	const engine = await createEngine({ workspace: ws, prompter: broker, logger, gc: { maxRuns: 5000 }, ...(registry ? { registry } : {}) });
+	const dispatcher = new Dispatcher({ engine, broker, keepFinished: 5000, maxConcurrentRuns, maxQueue });
 	await dispatcher.open();
-	const server = await ApiServer.start({ engine, dispatcher, broker, logger, ...extra });
+	const server = await ApiServer.start({ engine, dispatcher, broker, logger, ...options });
 	const seen: string[] = [];
 	return {
 		ws,
