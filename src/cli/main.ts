@@ -9,6 +9,7 @@ import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } fro
 import { RunDisplay, plural } from './display';
 import { addAgentsCommand } from './agentsCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
+import { addServeCommand } from './serveCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 
@@ -188,6 +189,7 @@ export function buildProgram(cli: Cli): Command {
 		});
 
 	addAgentsCommand(program, cli, globals);
+	addServeCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint

@@ -104,11 +104,11 @@ export async function startTestApi(extra: Partial<ApiServerOptions> & { maxConcu
 /** A workflow of one util.wait step. */
 export const waitWorkflow = (name: string, ms = 0) => ({ name, instructions: [{ id: 'w', type: 'util', operation: 'wait', parameters: { ms } }] });
 
-export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(what: string, probe: () => T | undefined | null | Promise<T | undefined | null>, timeoutMs = 10_000): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const v = await probe();
-		if (v !== undefined && v !== false) return v;
+		if (v !== undefined && v !== null && v !== false) return v;
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 		await new Promise((r) => setTimeout(r, 20));
 	}

@@ -20,6 +20,8 @@ export interface BackgroundService {
 	start(): Promise<string>;
 	/** Stops taking new work (new requests, new files, due schedules); what already runs goes on. */
 	stopAccepting?(): void;
+	/** Resolves when work it drives itself, outside the dispatcher (the API's goals), has ended. */
+	idle?(): Promise<void>;
 	/** Stops it for good: called after the runs it started have finished (or were cancelled). */
 	stop(): Promise<void>;
 	/** For an exit that cannot wait (a second Ctrl-C): undo what must not outlive the process (api.json). Synchronous. */

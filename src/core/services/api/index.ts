@@ -7,3 +7,4 @@ export { prometheusText, TriggerMetrics, type MetricFamily } from './metrics';
 export { openApiDocument } from './openapi';
 export { API_ROUTES } from './routes';
 export { ApiServer, type ApiServerOptions } from './server';
+export { ApiService, type ApiServiceOptions } from './service';
