@@ -50,14 +50,22 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 			cleanup();
 			reject(new ApiError(400, 'bad-request', `the request body could not be read: ${err.message}`));
 		};
+		// A client that goes away mid-body gets no answer, but the request must not wait forever either.
+		const onClose = () => {
+			if (req.complete) return;
+			cleanup();
+			reject(new ApiError(400, 'bad-request', 'the connection closed before the whole body arrived'));
+		};
 		const cleanup = () => {
 			req.off('data', onData);
 			req.off('end', onEnd);
 			req.off('error', onError);
+			req.off('close', onClose);
 		};
 		req.on('data', onData);
 		req.on('end', onEnd);
 		req.on('error', onError);
+		req.on('close', onClose);
 	});
 }
 
