@@ -1,9 +1,11 @@
-// Writes schemas/*.json from the zod schemas and the registered handlers' parameters (npm run schemas).
+// Writes schemas/*.json from the zod schemas and the registered handlers' parameters, and schemas/openapi.json from
+// the API's route table (npm run schemas).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createDefaultRegistry } from '../src/core/handlers';
 import type { HandlerRegistry } from '../src/core/handlers/registry';
+import { openApiDocument } from '../src/core/services/api/openapi';
 import { instructionSchema, workflowSchema } from '../src/core/workflow/schema';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -68,6 +70,7 @@ export function generateSchemas(registry: HandlerRegistry = createDefaultRegistr
 	return {
 		'instruction.schema.json': `${JSON.stringify(singleFile, null, 2)}\n`,
 		'workflow.schema.json': `${JSON.stringify(workflowFile, null, 2)}\n`,
+		'openapi.json': `${JSON.stringify(openApiDocument(), null, 2)}\n`,
 	};
 }
 

@@ -11,6 +11,7 @@ import { addAgentsCommand } from './agentsCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
 import { addSchedulesCommand } from './schedulesCommand';
 import { addStatsCommand } from './statsCommand';
+import { addServeCommand } from './serveCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 
@@ -192,6 +193,7 @@ export function buildProgram(cli: Cli): Command {
 	addAgentsCommand(program, cli, globals);
 	addStatsCommand(program, cli, globals);
 	addSchedulesCommand(program, cli, globals);
+	addServeCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint

@@ -205,7 +205,7 @@ function shown(file: string): string {
 }
 
 /** The workflow schema shipped with qo (dist/cli.js → ../schemas/), as a file URL editors can read; else none. */
-function shippedSchema(): string | undefined {
+export function shippedSchema(): string | undefined {
 	const file = path.join(__dirname, '..', 'schemas', 'workflow.schema.json');
 	return existsSync(file) ? pathToFileURL(file).href : undefined;
 }
