@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM: then no new work, queued runs cancelled, running ones awaited (a second Ctrl-C exits at once).
 import { CommanderError, type Command } from 'commander';
 import { ApiService } from '../core/services/api/service';
+import { SchedulesService } from '../core/services/schedules/service';
 import { llmClientFromEnv } from '../core/services/llm/settings';
 import type { BackgroundService, ServiceContext } from '../core/services/service';
 import { DecisionBroker } from '../core/services/triggers/decisionBroker';
@@ -14,6 +15,8 @@ export interface ServeOptions {
 	port?: number;
 	/** false with --no-api. */
 	api: boolean;
+	/** false with --no-schedules. */
+	schedules: boolean;
 	maxRuns?: number;
 }
 
@@ -21,8 +24,12 @@ export interface ServeOptions {
  * The services `qo serve` runs, started in this order and stopped in reverse; each gives undefined when switched
  * off. The inbox watcher and the schedules are added here, one line each (with their own --no-… option).
  */
-const SERVICES: ((ctx: ServiceContext, o: ServeOptions) => BackgroundService | Promise<BackgroundService | undefined> | undefined)[] = [
-	async (ctx, o) => (o.api ? new ApiService(ctx, { port: o.port, llm: await llmClientFromEnv(process.env), planSchema: shippedSchema() }) : undefined),
+const SERVICES: ((ctx: ServiceContext, o: ServeOptions, cli: Cli) => BackgroundService | Promise<BackgroundService | undefined> | undefined)[] = [
+	async (ctx, o, cli) =>
+		o.api
+			? new ApiService(ctx, { port: o.port, llm: await llmClientFromEnv(process.env), planSchema: shippedSchema(), moreMetrics: () => cli.metrics?.prometheusText() ?? '' })
+			: undefined,
+	(ctx, o) => (o.schedules ? new SchedulesService(ctx) : undefined),
 ];
 
 function parsePort(value: string): number {
@@ -37,6 +44,7 @@ export function addServeCommand(program: Command, cli: Cli, globals: () => Globa
 		.description('run the local API (and the other background services) for the workspace until Ctrl-C')
 		.option('--port <n>', 'API port on 127.0.0.1 (default: a free one; the port and token are written to .quantum/api.json)', parsePort)
 		.option('--no-api', 'do not start the local API')
+		.option('--no-schedules', 'do not run the cron schedules (workflow files\' settings.schedule)')
 		.option('--max-runs <n>', 'runs executing at once (default 8); more wait their turn', parseIntOption('--max-runs'))
 		.action((o: ServeOptions) => serve(cli, globals(), o));
 }
@@ -49,11 +57,11 @@ async function serve(cli: Cli, g: GlobalOptions, o: ServeOptions): Promise<void>
 	const ctx: ServiceContext = { engine, dispatcher, broker, logger: cli.logger(g.verbose ?? false, 'plain') };
 	const services: BackgroundService[] = [];
 	for (const make of SERVICES) {
-		const s = await make(ctx, o);
+		const s = await make(ctx, o, cli);
 		if (s) services.push(s);
 	}
 	if (services.length === 0) {
-		cli.err('qo serve: nothing to serve: every service is switched off (drop --no-api)');
+		cli.err('qo serve: nothing to serve: every service is switched off (drop --no-api or --no-schedules)');
 		cli.exitCode = EXIT.invalid;
 		return;
 	}

@@ -2,7 +2,7 @@
 // runs finish, api.json goes), a second SIGINT exits at once; the token is never printed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { httpCall, until } from '../../helpers/apiClient';
@@ -104,9 +104,26 @@ describe('qo serve', function () {
 		assert.equal(existsSync(join(ws, '.quantum', 'api.json')), false);
 	});
 
-	it('--no-api with nothing else to serve says so (exit 2); a bad --port is refused', async () => {
+	it('runs the schedules of workflow files next to the API, and /metrics has the telemetry figures too', async () => {
 		const ws = tempDir('qo-serve-');
-		const s = serve(ws, '--no-api');
+		writeFileSync(join(ws, 'nightly.workflow.json'), JSON.stringify({ name: 'nightly', settings: { schedule: '0 3 * * *' }, instructions: [{ type: 'util', operation: 'echo', parameters: { value: 1 } }] }));
+		const s = serve(ws);
+		children.push(s.child.pid as number);
+		await until('the schedules line', () => /Schedules: 1 schedule; next at \d{4}-\d\d-\d\dT03:00/.exec(s.out()), 20_000);
+		const api = JSON.parse(readFileSync(join(ws, '.quantum', 'api.json'), 'utf8')) as { port: number; token: string };
+		const posted = await httpCall(api.port, 'POST', '/v1/runs', { token: api.token, body: { name: 'now', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 2 } }] } });
+		assert.equal(posted.status, 202);
+		await until('the run to finish', () => /run \S+ now \(api\): succeeded/.exec(s.out()), 20_000);
+		const metrics = await httpCall(api.port, 'GET', '/metrics', { token: api.token });
+		assert.match(metrics.text, /^qo_runs_finished_total\{source="api",status="succeeded"\} 1$/m);
+		assert.match(metrics.text, /^qo_run_finished_total\{[^}]*workflow="now"[^}]*\} 1$/m);
+		s.child.kill('SIGINT');
+		assert.equal(await s.exited, 0);
+	});
+
+	it('--no-api --no-schedules: nothing to serve (exit 2); a bad --port is refused', async () => {
+		const ws = tempDir('qo-serve-');
+		const s = serve(ws, '--no-api', '--no-schedules');
 		assert.equal(await s.exited, 2);
 		assert.match(s.err(), /nothing to serve/);
 		const bad = serve(ws, '--port', '70000');

@@ -36,6 +36,8 @@ export interface ApiServerOptions {
 	apiFile?: string | null;
 	/** The body of GET /metrics; default: the dispatcher's, the broker's and the server's own figures. */
 	metricsText?: () => string | Promise<string>;
+	/** More Prometheus text after the default body (the telemetry store's per run/step/handler/agent figures). */
+	moreMetrics?: () => string | Promise<string>;
 	/** Counts runs from the moment it was made; default: one made here (make it with the dispatcher to count all). */
 	metrics?: TriggerMetrics;
 	logger?: Logger;
@@ -84,7 +86,7 @@ export class ApiServer {
 			dispatcher: opts.dispatcher,
 			broker: opts.broker,
 			goals: this.goals,
-			metrics: async () => (opts.metricsText ? opts.metricsText() : this.metrics.text({ goalsActive: this.goals.active })),
+			metrics: async () => (opts.metricsText ? opts.metricsText() : `${this.metrics.text({ goalsActive: this.goals.active })}${(await opts.moreMetrics?.()) ?? ''}`),
 			accepting: () => this.accepting,
 			startedAt,
 			now,
