@@ -8,6 +8,8 @@ import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } from './cli';
 import { RunDisplay, plural } from './display';
 import { addAgentsCommand } from './agentsCommand';
+import { addHooksCommand } from './hooksCommand';
+import { addInboxCommand } from './inboxCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
@@ -188,6 +190,8 @@ export function buildProgram(cli: Cli): Command {
 		});
 
 	addAgentsCommand(program, cli, globals);
+	addInboxCommand(program, cli, globals);
+	addHooksCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint

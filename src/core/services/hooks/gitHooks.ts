@@ -94,7 +94,8 @@ export async function locateHooks(o: HookRepoOptions): Promise<HooksLocation> {
 	return { dir: path.resolve(o.workspace, dir), topLevel, workspaceFromTop: rel || '.' };
 }
 
-function checkHookNames(hooks: readonly string[]): HookName[] {
+/** The hook names, each checked (HookError 'unknown-hook' with a suggestion), without repeats. */
+export function checkHookNames(hooks: readonly string[]): HookName[] {
 	for (const h of hooks) {
 		if (!(HOOK_NAMES as readonly string[]).includes(h)) {
 			const close = suggest(h, HOOK_NAMES);
