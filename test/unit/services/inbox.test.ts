@@ -276,7 +276,7 @@ describe('watched inbox', function () {
 		const s = await setup();
 		await s.inbox.start();
 		const other = new Inbox({ engine: s.engine, dispatcher: s.dispatcher });
-		await assert.rejects(other.start(), /the inbox folder inbox is in use by process/);
+		await assert.rejects(other.start(), /\.quantum\/inbox is already watched by process \d+ \(since [^)]+\); stop that one first/);
 		await s.dispose();
 		writeFileSync(join(s.dir, 'after.json'), JSON.stringify(workflow('after')));
 		await sleep(500);

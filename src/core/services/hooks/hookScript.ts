@@ -143,7 +143,7 @@ function request(api, method, route, body, onAnswer, onError) {
 	if (body !== undefined) {
 		headers['Content-Type'] = 'application/json';
 		headers['Content-Length'] = Buffer.byteLength(body);
-		headers['Idempotency-Key'] = hook + ':' + (eventId || 'none');
+		headers['Idempotency-Key'] = hook + ':' + (eventId || 'at-' + Date.now());
 	}
 	const req = http.request({ host: '127.0.0.1', port: api.port, method, path: route, headers, timeout: limit }, (res) => {
 		let data = '';

@@ -7,11 +7,11 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Engine } from '../../engine';
-import { describeError, WorkflowError } from '../../errors';
+import { describeError, StateError, WorkflowError } from '../../errors';
 import { nullLogger, type Logger } from '../../ports';
 import { writeJsonAtomic } from '../../state/atomicFs';
 import { isMissing } from '../../state/io';
-import { acquireRunLock, type ReleaseLock } from '../../state/runLock';
+import { acquireRunLock, runLockHolder, type ReleaseLock } from '../../state/runLock';
 import { readRunSummary } from '../../state/runStore';
 import type { Workflow } from '../../workflow/schema';
 import type { ConcurrencyPolicy, DispatchedRun, Dispatcher, SubmissionResult } from '../triggers/dispatcher';
@@ -215,7 +215,14 @@ export class Inbox {
 	private async prepare(): Promise<string[]> {
 		await mkdir(path.join(this.folder, DONE_FOLDER), { recursive: true });
 		await mkdir(path.join(this.folder, FAILED_FOLDER), { recursive: true });
-		this.release = await acquireRunLock(this.folder, 'the inbox folder');
+		try {
+			this.release = await acquireRunLock(this.folder, 'the inbox folder');
+		} catch (err) {
+			const holder = StateError.is(err, 'locked') ? await runLockHolder(this.folder).catch(() => undefined) : undefined;
+			if (!holder) throw err;
+			const since = new Date(holder.at).toISOString();
+			throw new StateError('locked', `${this.folder} is already watched by process ${holder.pid} (since ${since}); stop that one first, or watch another folder`);
+		}
 		this.subscription = this.dispatcher.onDidChange((run) => this.runChanged(run));
 		const entries = await readdir(this.folder, { withFileTypes: true });
 		const names = entries.filter((d) => d.isFile() && isInboxFileName(d.name)).map((d) => d.name);
