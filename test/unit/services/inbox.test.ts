@@ -100,6 +100,8 @@ describe('watched inbox', function () {
 		assert.equal(readFileSync(join(s.ws, 'out', 'hello.txt'), 'utf8'), 'hello');
 		const runs = await s.engine.runs();
 		assert.deepEqual(runs.map((x) => x.runId), [r.runId]);
+		// The event follows the result file's update (written first, then told).
+		await waitFor('the run-ended event', () => s.events.some((e) => e.type === 'run-ended'));
 		assert.deepEqual(
 			s.events.map((e) => e.type),
 			['picked-up', 'decided', 'run-ended'],
