@@ -8,6 +8,8 @@ import { EXECUTION_MODES, ON_FAILURE } from '../core/workflow/schema';
 import { Cli, EXIT, parseIntOption, parseVars, type GlobalOptions, type Io } from './cli';
 import { RunDisplay, plural } from './display';
 import { addAgentsCommand } from './agentsCommand';
+import { addHooksCommand } from './hooksCommand';
+import { addInboxCommand } from './inboxCommand';
 import { addOrchestrateCommand } from './orchestrateCommand';
 import { addSchedulesCommand } from './schedulesCommand';
 import { addStatsCommand } from './statsCommand';
@@ -194,6 +196,8 @@ export function buildProgram(cli: Cli): Command {
 	addStatsCommand(program, cli, globals);
 	addSchedulesCommand(program, cli, globals);
 	addServeCommand(program, cli, globals);
+	addInboxCommand(program, cli, globals);
+	addHooksCommand(program, cli, globals);
 
 	const checkpoint = program.command('checkpoint').description('save and restore the files runs touched');
 	checkpoint

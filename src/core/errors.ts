@@ -15,7 +15,7 @@ export function formatLocation(loc: ErrorLocation): string {
 	return parts.join(' ');
 }
 
-abstract class QoErrorBase<C extends string> extends Error {
+export abstract class QoErrorBase<C extends string> extends Error {
 	constructor(
 		readonly code: C,
 		message: string,

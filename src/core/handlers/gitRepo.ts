@@ -48,7 +48,12 @@ let simpleGitModule: Promise<typeof SimpleGitModule> | undefined;
 const loadSimpleGit = () => (simpleGitModule ??= import('simple-git'));
 
 function gitEnv(ctx: StepContext): NodeJS.ProcessEnv {
-	const env = scrubEnv(ctx.env, { patterns: ctx.secretPolicy.patterns }).env;
+	return cleanGitEnv(scrubEnv(ctx.env, { patterns: ctx.secretPolicy.patterns }).env);
+}
+
+/** A copy of `source` git can be run with: no editor, pager, askpass or GIT_DIR; English messages; no prompts. */
+export function cleanGitEnv(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+	const env = { ...source };
 	for (const name of Object.keys(env)) {
 		const upper = name.toUpperCase();
 		if (DROPPED_GIT_ENV.has(upper) || upper.startsWith('GIT_CONFIG_KEY_') || upper.startsWith('GIT_CONFIG_VALUE_')) delete env[name];
