@@ -1,8 +1,9 @@
-// `qo serve`: the workspace's background services headless — the local API now; the inbox watcher and schedules plug
-// in with one line each in SERVICES. One engine (the decision broker as its prompter), one dispatcher, until
+// `qo serve`: the workspace's background services headless — the local API, the schedules and the inbox watcher, one
+// line each in SERVICES. One engine (the decision broker as its prompter), one dispatcher, until
 // SIGINT/SIGTERM: then no new work, queued runs cancelled, running ones awaited (a second Ctrl-C exits at once).
 import { CommanderError, type Command } from 'commander';
 import { ApiService } from '../core/services/api/service';
+import { InboxService } from '../core/services/inbox/service';
 import { SchedulesService } from '../core/services/schedules/service';
 import { llmClientFromEnv } from '../core/services/llm/settings';
 import type { BackgroundService, ServiceContext } from '../core/services/service';
@@ -17,6 +18,8 @@ export interface ServeOptions {
 	api: boolean;
 	/** false with --no-schedules. */
 	schedules: boolean;
+	/** false with --no-inbox. */
+	inbox: boolean;
 	maxRuns?: number;
 }
 
@@ -30,6 +33,7 @@ const SERVICES: ((ctx: ServiceContext, o: ServeOptions, cli: Cli) => BackgroundS
 			? new ApiService(ctx, { port: o.port, llm: await llmClientFromEnv(process.env), planSchema: shippedSchema(), moreMetrics: () => cli.metrics?.prometheusText() ?? '' })
 			: undefined,
 	(ctx, o) => (o.schedules ? new SchedulesService(ctx) : undefined),
+	(ctx, o) => (o.inbox ? new InboxService(ctx) : undefined),
 ];
 
 function parsePort(value: string): number {
@@ -44,6 +48,7 @@ export function addServeCommand(program: Command, cli: Cli, globals: () => Globa
 		.description('run the local API (and the other background services) for the workspace until Ctrl-C')
 		.option('--port <n>', 'API port on 127.0.0.1 (default: a free one; the port and token are written to .quantum/api.json)', parsePort)
 		.option('--no-api', 'do not start the local API')
+		.option('--no-inbox', 'do not watch the inbox folder (.quantum/inbox)')
 		.option('--no-schedules', 'do not run the cron schedules (workflow files\' settings.schedule)')
 		.option('--max-runs <n>', 'runs executing at once (default 8); more wait their turn', parseIntOption('--max-runs'))
 		.action((o: ServeOptions) => serve(cli, globals(), o));
@@ -61,7 +66,7 @@ async function serve(cli: Cli, g: GlobalOptions, o: ServeOptions): Promise<void>
 		if (s) services.push(s);
 	}
 	if (services.length === 0) {
-		cli.err('qo serve: nothing to serve: every service is switched off (drop --no-api or --no-schedules)');
+		cli.err('qo serve: nothing to serve: every service is switched off (drop --no-api, --no-inbox or --no-schedules)');
 		cli.exitCode = EXIT.invalid;
 		return;
 	}

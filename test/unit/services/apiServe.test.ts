@@ -104,7 +104,7 @@ describe('qo serve', function () {
 		assert.equal(existsSync(join(ws, '.quantum', 'api.json')), false);
 	});
 
-	it('runs the schedules of workflow files next to the API, and /metrics has the telemetry figures too', async () => {
+	it('runs the schedules of workflow files and the inbox next to the API, and /metrics has the telemetry figures too', async () => {
 		const ws = tempDir('qo-serve-');
 		writeFileSync(join(ws, 'nightly.workflow.json'), JSON.stringify({ name: 'nightly', settings: { schedule: '0 3 * * *' }, instructions: [{ type: 'util', operation: 'echo', parameters: { value: 1 } }] }));
 		const s = serve(ws);
@@ -114,6 +114,8 @@ describe('qo serve', function () {
 		const posted = await httpCall(api.port, 'POST', '/v1/runs', { token: api.token, body: { name: 'now', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 2 } }] } });
 		assert.equal(posted.status, 202);
 		await until('the run to finish', () => /run \S+ now \(api\): succeeded/.exec(s.out()), 20_000);
+		writeFileSync(join(ws, '.quantum', 'inbox', 'dropped.json'), JSON.stringify({ name: 'dropped', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 3 } }] }));
+		await until('the inbox run to finish', () => /run \S+ dropped \(inbox, dropped\.json\): succeeded/.exec(s.out()), 20_000);
 		const metrics = await httpCall(api.port, 'GET', '/metrics', { token: api.token });
 		assert.match(metrics.text, /^qo_runs_finished_total\{source="api",status="succeeded"\} 1$/m);
 		assert.match(metrics.text, /^qo_run_finished_total\{[^}]*workflow="now"[^}]*\} 1$/m);
@@ -121,9 +123,9 @@ describe('qo serve', function () {
 		assert.equal(await s.exited, 0);
 	});
 
-	it('--no-api --no-schedules: nothing to serve (exit 2); a bad --port is refused', async () => {
+	it('--no-api --no-schedules --no-inbox: nothing to serve (exit 2); a bad --port is refused', async () => {
 		const ws = tempDir('qo-serve-');
-		const s = serve(ws, '--no-api', '--no-schedules');
+		const s = serve(ws, '--no-api', '--no-schedules', '--no-inbox');
 		assert.equal(await s.exited, 2);
 		assert.match(s.err(), /nothing to serve/);
 		const bad = serve(ws, '--port', '70000');
