@@ -123,6 +123,33 @@ describe('qo serve', function () {
 		assert.equal(await s.exited, 0);
 	});
 
+	it('a real git commit fires the installed post-commit hook, which submits the workflow to the running qo serve', async () => {
+		const ws = tempDir('qo-serve-hook-');
+		const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org' };
+		const git = (...args: string[]) => {
+			const r = spawnSync('git', args, { cwd: ws, encoding: 'utf8', env });
+			assert.equal(r.status, 0, r.stderr);
+			return r;
+		};
+		git('init', '-q');
+		writeFileSync(join(ws, 'on-commit.workflow.json'), JSON.stringify({ name: 'on commit', variables: { git_hook: '', git_commit: '' }, instructions: [{ type: 'file', operation: 'create', parameters: { path: 'built/${vars.git_commit}.txt', content: 'built' } }] }));
+		const install = spawnSync(process.execPath, [QO, 'hooks', 'install', 'post-commit', '--workflow', 'on-commit.workflow.json'], { cwd: ws, encoding: 'utf8', env });
+		assert.equal(install.status, 0, install.stdout + install.stderr);
+		const s = serve(ws, '--no-inbox', '--no-schedules');
+		children.push(s.child.pid as number);
+		await until('the API to listen', () => /API listening/.exec(s.out()), 20_000);
+		git('add', 'on-commit.workflow.json');
+		const commit = git('commit', '-q', '-m', 'first');
+		const sha = git('rev-parse', 'HEAD').stdout.trim();
+		await until('the hook run to finish', () => /run \S+ on commit \(api, post-commit [0-9a-f]{12}\): succeeded/.exec(s.out()), 20_000).catch((err: Error) => {
+			throw new Error(`${err.message}\nqo serve said:\n${s.out()}${s.err()}\ngit commit said:\n${commit.stdout}${commit.stderr}`);
+		});
+		assert.equal(readFileSync(join(ws, 'built', `${sha}.txt`), 'utf8'), 'built');
+		assert.doesNotMatch(commit.stderr, /error/i);
+		s.child.kill('SIGINT');
+		assert.equal(await s.exited, 0);
+	});
+
 	it('--no-api --no-schedules --no-inbox: nothing to serve (exit 2); a bad --port is refused', async () => {
 		const ws = tempDir('qo-serve-');
 		const s = serve(ws, '--no-api', '--no-schedules', '--no-inbox');

@@ -257,7 +257,8 @@ describe('git hooks', function () {
 		assert.equal(r.headers.authorization, 'Bearer secret-token-123');
 		assert.equal(r.headers['idempotency-key'], `post-commit:${sha}`);
 		assert.match(String(r.headers['content-type']), /^application\/json/);
-		const body = JSON.parse(r.body);
+		const { workflow: body, origin } = JSON.parse(r.body);
+		assert.equal(origin, `post-commit ${sha.slice(0, 12)}`, 'the API envelope says where it came from');
 		assert.equal(body.name, 'ci');
 		assert.equal(body.instructions[0].id, 'mark');
 		assert.deepEqual(body.variables, { git_hook: 'post-commit', git_commit: sha });

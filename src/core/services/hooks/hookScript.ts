@@ -229,11 +229,13 @@ function main() {
 		return drop(e.code === 'ENOENT' ? 'the orchestrator is not running' : 'cannot read api.json (' + e.message + ')', body);
 	}
 	if (!api || !Number.isInteger(api.port) || typeof api.token !== 'string') return drop('api.json names no port and token', body);
+	// The API's envelope: the workflow, and where it came from (shown with the run).
+	const envelope = JSON.stringify({ workflow, origin: hook + ' ' + String(eventId).slice(0, 12) });
 	request(
 		api,
 		'POST',
 		'/v1/runs',
-		body,
+		envelope,
 		(status, answer) => {
 			const runId = answer.run_id || answer.runId;
 			if (status < 200 || status >= 300) return end(false, 'the orchestrator did not take ' + shown + ': HTTP ' + status + (answer.error ? ' ' + oneLine(answer.error) : ''));
