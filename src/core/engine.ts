@@ -5,6 +5,8 @@ import { approvalReason, type ApprovalNeed } from './engine/approval';
 import { planWithDurations } from './engine/durations';
 import type { EngineContext } from './engine/engineContext';
 import { EventStream } from './engine/events';
+import { PathLocks, type LockOrder } from './engine/pathLocks';
+import { ResourceGate, type ResourceLimits, type ResourceReading } from './engine/resourceGate';
 import type { RunResult } from './engine/execute';
 import type { Plan, PlannedStep, RunSettings } from './engine/plan';
 import { commitRun, rollbackRun } from './engine/rollbackCommit';
@@ -72,6 +74,12 @@ export interface EngineOptions {
 	llm?: LlmClient | (() => LlmClient | undefined);
 	/** Model prices (USD per 1M tokens) beyond DEFAULT_PRICES, for cost accounting and projections. */
 	prices?: Readonly<Record<string, ModelPrice>>;
+	/** When two steps (of one run or of runs side by side) want the same path: the earlier waits first, or the lower priority number. */
+	conflictOrder?: LockOrder;
+	/** Hold new steps back while the machine's CPU load or memory use is above these. */
+	resourceLimits?: ResourceLimits;
+	/** Readings for the resource limits (tests inject them); default the OS's. */
+	resourceProbe?: () => ResourceReading;
 	/** The agents for `agent` steps; default: the built-ins plus `.quantum/agents/*.md`, reread before each run. */
 	agents?: AgentRegistry;
 }
@@ -181,6 +189,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 		},
 		prices: opts.prices,
 		registry,
+		locks: new PathLocks(opts.conflictOrder ?? 'arrival'),
+		...(opts.resourceLimits && (opts.resourceLimits.cpu !== undefined || opts.resourceLimits.memory !== undefined)
+			? { resources: new ResourceGate(opts.resourceLimits, clock, opts.resourceProbe) }
+			: {}),
 	};
 	const learning = await LearningStore.load(stateDir, clock);
 	for (const w of learning.warnings) services.logger.log('warn', 'agents', w);

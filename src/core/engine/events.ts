@@ -81,6 +81,8 @@ export type EngineEvent =
 	  }
 	/** A step's findings from one tool (the whole list: it replaces what the step reported for that tool before). */
 	| { type: 'findings'; runId: string; id: string; tool: string; findings: Finding[] }
+	/** A step waits for paths (or named resources) another step holds: within the run or from another run. */
+	| { type: 'conflict'; runId: string; id: string; paths: string[]; holders: { runId: string; stepId: string }[] }
 	| { type: 'decision-requested'; request: DecisionRequest }
 	| { type: 'decision-answered'; runId: string; id: string; answer: DecisionAnswer }
 	| { type: 'concurrency'; runId: string; limit: number; reason: string }

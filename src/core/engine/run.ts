@@ -1,6 +1,6 @@
 // One run's lifecycle: the scheduler drives, each step goes approval → parameters → attempts → journal → events.
 import { describeError, SandboxError, StepError, WorkflowError } from '../errors';
-import type { AgentAssignment, StepDecision, ToolStep } from '../handlers/types';
+import type { AgentAssignment, StepDecision, ToolStep, Touches } from '../handlers/types';
 import { runToolStep } from './toolSteps';
 import type { DecisionAnswer, DecisionRequest } from '../ports';
 import type { LlmClient, LlmUsage } from '../services/llm/client';
@@ -13,7 +13,7 @@ import { RunBudget } from './runBudget';
 import { approvalReason, askDecision, requestDecision, type ApprovalNeed } from './approval';
 import type { RunStatus, StepState } from './events';
 import type { Plan, PlannedStep } from './plan';
-import { PathLocks } from './pathLocks';
+import { PathLocks, resourceClaim } from './pathLocks';
 import { backoffDelay } from './retry';
 import type { RunInputs, RunJournal, RunOutcome, RunServices, RunTransaction } from './runTypes';
 import { runScheduler, Status, type Outcome } from './scheduler';
@@ -42,7 +42,7 @@ export class RunExecution {
 	private failedForOtherReasons = 0;
 	private firstMessage: string | undefined;
 	private decisionSeq = 0;
-	readonly locks = new PathLocks();
+	readonly locks: PathLocks;
 	private readonly childCounts = new Map<string, number>();
 	private pureEnds: Extract<JournalRecord, { t: 'step-ends' }>['items'] = [];
 	private readonly budget: RunBudget;
@@ -60,6 +60,7 @@ export class RunExecution {
 		if (inputs.outputs) for (const [i, out] of inputs.outputs) this.outputs[i] = out;
 		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
 		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
+		this.locks = inputs.services.locks ?? new PathLocks();
 		this.budget = new RunBudget(
 			{
 				runId: this.runId,
@@ -220,6 +221,7 @@ export class RunExecution {
 			}
 		}
 		this.budget.start();
+		this.locks.runStarted();
 		const result = await runScheduler(
 			{
 				count: n,
@@ -252,6 +254,7 @@ export class RunExecution {
 			},
 		);
 		this.budget.stop();
+		this.locks.runEnded();
 		this.flushPureEnds();
 		const counts: Partial<Record<StepState, number>> = {};
 		for (let i = 0; i < n; i++) {
@@ -312,7 +315,8 @@ export class RunExecution {
 	/** Runs one step to a final outcome and reports it through `done`. Plain steps take a path with a single promise. */
 	private runStep(i: number, done: (i: number, outcome: Outcome) => void): void {
 		const step = this.plan.steps[i];
-		if (!this.isPlain(step)) {
+		// Another run executing beside this one may be writing what a plain step reads: that read takes the full path.
+		if (!this.isPlain(step) || (this.locks.activeRuns > 1 && step.touches.reads.length > 0)) {
 			this.runFullStep(i).then(
 				(outcome) => done(i, outcome),
 				(err) => done(i, this.fail(i, 0, this.services.clock.now(), err)),
@@ -345,6 +349,8 @@ export class RunExecution {
 			ins.retry === undefined &&
 			ins.timeout_ms === undefined &&
 			ins.budget === undefined &&
+			ins.resources === undefined &&
+			this.services.resources === undefined &&
 			!this.budget.watchesStarts &&
 			!this.inputs.editedParams?.has(step.index) &&
 			!this.inputs.inDoubt?.has(step.index)
@@ -368,7 +374,13 @@ export class RunExecution {
 		}
 
 		const touches = step.dynamic ? touchesOf(step, params) : step.touches;
-		const release = touches.writes.length > 0 ? await this.locks.acquire(touches) : undefined;
+		let release: (() => void) | undefined;
+		try {
+			if (this.services.resources) await this.services.resources.admit(this.signal, (reason) => this.hold(i, reason));
+			release = await this.lock(i, touches);
+		} catch (err) {
+			return this.fail(i, 0, started, err);
+		}
 		try {
 			return await this.attempts(i, step, params);
 		} finally {
@@ -433,6 +445,33 @@ export class RunExecution {
 			clearTimeout(handle);
 			unwatch();
 		}
+	}
+
+	/**
+	 * The step's path locks: its writes and named resources, and its reads too while other runs execute beside this
+	 * one. Waiting for another step is a conflict: shown on the step, logged, announced for the figures.
+	 */
+	private lock(i: number, touches: Touches): Promise<(() => void) | undefined> {
+		const ins = this.plan.steps[i].instruction;
+		const resources = ins.resources?.map(resourceClaim) ?? [];
+		const shared = this.locks.activeRuns > 1;
+		if (touches.writes.length === 0 && resources.length === 0 && !(shared && touches.reads.length > 0)) return Promise.resolve(undefined);
+		const claim = { reads: shared ? touches.reads : [], writes: resources.length ? [...touches.writes, ...resources] : touches.writes };
+		return this.locks.acquire(claim, { runId: this.runId, stepId: ins.id, priority: ins.priority }, (conflict) => {
+			const message = PathLocks.describe(conflict);
+			this.services.logger.log('info', 'conflicts', `${ins.id} ${message}`);
+			const events = this.services.events;
+			if (events.active) {
+				this.emitStep(i, 'waiting', 0, undefined, message);
+				events.emit({ type: 'conflict', runId: this.runId, id: ins.id, paths: [...new Set(conflict.paths)], holders: conflict.holders.map((h) => ({ runId: h.runId, stepId: h.stepId })) });
+			}
+		});
+	}
+
+	/** A step the resource manager holds back: shown as waiting, with why. */
+	private hold(i: number, reason: string): void {
+		this.services.logger.log('info', 'resources', `${this.plan.steps[i].instruction.id} ${reason}`);
+		if (this.services.events.active) this.emitStep(i, 'waiting', 0, undefined, reason);
 	}
 
 	/** What a step is expected to spend on LLM calls, for the budget check before it starts. */

@@ -9,7 +9,9 @@ import type { Clock, DecisionPrompter, Logger } from '../ports';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
 import type { EventStream, RunStatus, RunUsage, StepState } from './events';
+import type { PathLocks } from './pathLocks';
 import type { Plan } from './plan';
+import type { ResourceGate } from './resourceGate';
 
 /** The part of the journal a run writes to. */
 export interface RunJournal {
@@ -41,6 +43,10 @@ export interface RunServices {
 	escalation?: EscalationCheck;
 	/** The LLM endpoint `llm` steps use, if one is configured. */
 	llm?: LlmClient;
+	/** The engine's path locks, shared by the runs it executes side by side. */
+	locks?: PathLocks;
+	/** Holds new steps back while CPU or memory use is above the limits. */
+	resources?: ResourceGate;
 	/** The agents `agent` steps are allocated to, and what was learned about them. */
 	agents?: AgentServices;
 	/** The handler types, for steps that start other steps (an agent's tool calls). */

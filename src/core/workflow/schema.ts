@@ -71,6 +71,10 @@ export const instructionSchema = z
 		idempotent: z.boolean().optional().describe('Safe to run again after a crash without asking (exec steps).'),
 		undo: undoSchema.optional().describe('Compensation command run on rollback (exec steps).'),
 		budget: budgetSchema.optional().describe("This step's LLM tokens, cost and wall time limits."),
+		resources: z
+			.array(z.string().min(1))
+			.optional()
+			.describe('Named resources the step uses exclusively (a database, a port): steps naming the same one never overlap, across runs too.'),
 	})
 	.strict();
 

@@ -278,6 +278,7 @@ function build(id: string, src: RawInstruction, dependencies: string[], i: numbe
 	if (src.idempotent !== undefined) ins.idempotent = src.idempotent;
 	if (src.undo !== undefined) ins.undo = src.undo;
 	if (src.budget !== undefined) ins.budget = src.budget;
+	if (src.resources !== undefined) ins.resources = src.resources;
 	return ins;
 }
 

@@ -171,6 +171,10 @@ export class MetricsStore {
 				this.change((d) => recordOutcome(figuresIn(d.runs, workflow), e.status, e.durationMs, now));
 				return;
 			}
+			case 'conflict':
+				// Named resources and paths are counted apart; a wait across runs is what concurrency costs.
+				this.countConflict(e.paths.every((p) => p.startsWith('\u0000resource/')) ? 'resource' : e.holders.some((h) => h.runId !== e.runId) ? 'path-across-runs' : 'path');
+				return;
 			default:
 				return;
 		}
