@@ -33,6 +33,11 @@ export interface GlobalOptions {
 	policy?: boolean;
 	/** --allow: escalation rules that go ahead without asking, for this invocation. */
 	allow?: string[];
+	/** --max-load / --max-memory: hold new steps back above these (load per core; share of memory in use). */
+	maxLoad?: number;
+	maxMemory?: number;
+	/** --conflict-order: who gets a path two steps want. */
+	conflictOrder?: 'arrival' | 'priority';
 }
 
 export interface Io {
@@ -91,6 +96,8 @@ export class Cli {
 			prompter: recording,
 			llm: await llmClientFromEnv(process.env),
 			prices: parsePrices(process.env.QO_LLM_PRICES, (m) => this.err(`warning: ${m}`)),
+			...(g.maxLoad !== undefined || g.maxMemory !== undefined ? { resourceLimits: { cpu: g.maxLoad, memory: g.maxMemory } } : {}),
+			...(g.conflictOrder ? { conflictOrder: g.conflictOrder } : {}),
 			logger: this.logger(g.verbose ?? false, mode),
 			// The same default escalation policy as the extension's: risky commands and deletions ask first.
 			escalation:

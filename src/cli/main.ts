@@ -17,6 +17,15 @@ import { addServeCommand } from './serveCommand';
 import { printRuns } from './runsView';
 import { version } from '../../package.json';
 
+/** A number in (0, max] for an option. */
+function parseFraction(name: string, max: number): (value: string) => number {
+	return (value) => {
+		const n = Number(value);
+		if (!Number.isFinite(n) || n <= 0 || n > max) throw new CommanderError(EXIT.invalid, 'qo.invalidOption', `${name} must be a number above 0 and at most ${max}, got "${value}"`);
+		return n;
+	};
+}
+
 export function buildProgram(cli: Cli): Command {
 	const program = new Command('qo')
 		.description('Quantum Orchestrator: run JSON workflows as a parallel, journaled, undoable transaction.')
@@ -25,6 +34,9 @@ export function buildProgram(cli: Cli): Command {
 		.option('-v, --verbose', 'show info logs and command output')
 		.option('--no-color', 'plain text without colours')
 		.option('--no-policy', 'skip the escalation policy (risky commands such as rm -r or git push, deletions): only requires_approval and protected paths ask')
+		.option('--max-load <n>', 'hold new steps back while the 1-minute load average per core is above n (e.g. 0.9)', parseFraction('--max-load', 64))
+		.option('--max-memory <n>', 'hold new steps back while more than this share of memory is in use (0-1, e.g. 0.9)', parseFraction('--max-memory', 1))
+		.addOption(new Option('--conflict-order <order>', 'when steps want the same path: the earliest waiter, or the lowest priority number').choices(['arrival', 'priority']))
 		.option('--allow <rule...>', 'let steps an escalation rule would pause go ahead (rule ids as qo plan and the prompts show them, e.g. exec:risky:rm-r)')
 		.showHelpAfterError('(run qo --help for usage)')
 		.addHelpText(
