@@ -70,6 +70,8 @@ export interface QuantumApi {
 	requestDecision(request: Omit<DecisionRequest, 'id'> & { id?: string }): Promise<DecisionAnswer>;
 	/** Where the LLM endpoint comes from, in one line (never the key). */
 	llmStatus(): string;
+	/** The background services running per folder name ("api", "inbox", "schedules"), once pending starts settle. */
+	services(): Promise<Record<string, string[]>>;
 	/** The folder of the extension's log files (its output channel), for support and tests. */
 	readonly logFolder: string;
 }
