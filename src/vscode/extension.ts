@@ -140,6 +140,7 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 			await services.settled();
 			return services.describe();
 		},
+		metrics: () => metrics.view(),
 		logFolder: context.logUri.fsPath,
 	};
 }

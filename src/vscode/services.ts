@@ -23,6 +23,7 @@ interface Running {
 	dispatcher: Dispatcher;
 	services: BackgroundService[];
 	subs: { dispose(): void }[];
+	waitForDecisions: boolean;
 }
 
 /** A folder's API as people may see it: never the token. */
@@ -92,9 +93,9 @@ export class WorkspaceServices implements vscode.Disposable {
 		return out;
 	}
 
-	/** Names of the services running per folder (for tests and the log). */
+	/** Names of the services running per folder, and `waitForDecisions` when that is on (for tests and the log). */
 	describe(): Record<string, string[]> {
-		return Object.fromEntries([...this.running.values()].map((r) => [r.folder.name, r.services.map((s) => s.name)]));
+		return Object.fromEntries([...this.running.values()].map((r) => [r.folder.name, [...r.services.map((s) => s.name), ...(r.waitForDecisions ? ['waitForDecisions'] : [])]]));
 	}
 
 	/** Waits for pending starts and stops (tests and commands that read the state). */
@@ -132,7 +133,7 @@ export class WorkspaceServices implements vscode.Disposable {
 		if (settings.api.enabled) services.push(new ApiService(ctx, { port: settings.api.port, token: await this.token(), llm: this.orchestrator.llm.current(), moreMetrics: () => this.moreMetrics(folder) }));
 		if (settings.schedules.enabled) services.push(new SchedulesService(ctx, { schedules: settings.schedules.list, optionsLabel: 'quantum.schedules.list' }));
 		if (settings.inbox.enabled) services.push(new InboxService(ctx, { ...(settings.inbox.folder ? { folder: settings.inbox.folder } : {}), waitForDecisions: wait }));
-		const run: Running = { folder, engine, dispatcher, services: [], subs: [] };
+		const run: Running = { folder, engine, dispatcher, services: [], subs: [], waitForDecisions: wait };
 		this.running.set(folder.uri.fsPath, run);
 		run.subs.push(this.follow(folder, dispatcher));
 		for (const s of services) {
@@ -167,7 +168,6 @@ export class WorkspaceServices implements vscode.Disposable {
 		const r = this.running.get(key);
 		if (!r) return;
 		this.running.delete(key);
-		for (const s of r.services) s.stopAccepting?.();
 		for (const s of [...r.services].reverse()) await s.stop().catch(() => undefined);
 		// Queued trigger runs are cancelled, running ones stopped (they can be resumed or rolled back like any run).
 		await r.dispatcher.dispose().catch(() => undefined);

@@ -40,6 +40,22 @@ describe('trigger decisions in the extension (queue broker)', () => {
 		assert.equal(queue.list().length, 0);
 	});
 
+	it("the API's list and answer reach forwarded decisions (as in qo serve), not the ones of runs a person started", async () => {
+		const queue = new DecisionQueue();
+		const broker = new QueueBroker(queue, () => 42);
+		broker.track('api-run', { unattended: true, waitForDecisions: true, source: 'api' });
+		const forwarded = broker.decide(req('e', 'api-run'), signal);
+		void broker.decide(req('f', 'manual'), signal);
+		assert.deepEqual(broker.list().map((d) => [d.request.id, d.at]), [['e', 42]]);
+		assert.equal(broker.get('e')?.request.runId, 'api-run');
+		assert.equal(broker.answer('f', { approve: true, by: 'user' }), false);
+		assert.equal(broker.answer('e', { approve: true, by: 'user', reason: 'via API' }), true);
+		assert.deepEqual(await forwarded, { approve: true, by: 'user', reason: 'via API', parameters: undefined });
+		assert.deepEqual(broker.list(), []);
+		assert.deepEqual(queue.list().map((d) => d.id), ['f']);
+		queue.rejectRun(undefined, 'done');
+	});
+
 	it('once the run is untracked its later decisions go to the queue like any run', async () => {
 		const queue = new DecisionQueue();
 		const broker = new QueueBroker(queue);
