@@ -1,7 +1,7 @@
 // The one message protocol between the extension host and the board webview: a zod union per direction.
 // The namespace import lets esbuild drop zod's locales from the webview bundle.
 import * as z from 'zod';
-import { boardPatchSchema, boardSnapshotSchema } from './viewModels';
+import { boardPatchSchema, boardSnapshotSchema, metricsViewSchema } from './viewModels';
 
 /** Run-level actions the board can ask for; the host maps each to its command. */
 export const runActionSchema = z.enum(['cancel', 'retry', 'resume', 'rollback', 'commit', 'openLog']);
@@ -16,6 +16,8 @@ export const hostToWebviewSchema = z.discriminatedUnion('type', [
 	z.object({ type: z.literal('notice'), level: z.enum(['info', 'error']), text: z.string() }),
 	/** host → webview: move focus to a decision (from a notification or the tree). */
 	z.object({ type: z.literal('focusDecision'), decisionId: z.string() }),
+	/** host → webview: the metrics section (after `ready` and whenever a run finishes). */
+	z.object({ type: z.literal('metrics'), metrics: metricsViewSchema }),
 ]);
 export type HostToWebview = z.infer<typeof hostToWebviewSchema>;
 

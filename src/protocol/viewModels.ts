@@ -225,3 +225,24 @@ export const boardPatchSchema = z.discriminatedUnion('kind', [
 	z.object({ kind: z.literal('orchestration'), orchestration: orchestrationViewSchema }),
 ]);
 export type BoardPatch = z.infer<typeof boardPatchSchema>;
+
+/** One row of the board's metrics: a handler (`exec.run`) or a step (`workflow › step`), over every run recorded. */
+export const metricsRowSchema = z.object({
+	label: z.string(),
+	count: z.number().int().nonnegative(),
+	/** succeeded ÷ (finished − cancelled), 0..1; absent when nothing counts. */
+	successRate: z.number().min(0).max(1).optional(),
+	totalMs: z.number().nonnegative(),
+	meanMs: z.number().nonnegative().optional(),
+	p95Ms: z.number().nonnegative().optional(),
+});
+export type MetricsRow = z.infer<typeof metricsRowSchema>;
+
+/** The board's metrics section: the telemetry store's summary, cut to the top rows by time. */
+export const metricsViewSchema = z.object({
+	updatedAt: z.string(),
+	runs: z.object({ count: z.number().int().nonnegative(), successRate: z.number().min(0).max(1).optional() }),
+	handlers: z.array(metricsRowSchema),
+	steps: z.array(metricsRowSchema),
+});
+export type MetricsView = z.infer<typeof metricsViewSchema>;

@@ -2,7 +2,7 @@
 import type { AgentDefinition, AgentInput } from '../core/agents/definition';
 import type { AgentHealth, AgentMetrics, AgentWorkload } from '../core/agents/registry';
 import type { DecisionAnswer, DecisionRequest } from '../core/ports';
-import type { BoardSnapshot, DecisionView } from '../protocol/viewModels';
+import type { BoardSnapshot, DecisionView, MetricsView } from '../protocol/viewModels';
 import type { AgentInfo } from './model/agentsView';
 
 export type { AgentInfo };
@@ -70,6 +70,10 @@ export interface QuantumApi {
 	requestDecision(request: Omit<DecisionRequest, 'id'> & { id?: string }): Promise<DecisionAnswer>;
 	/** Where the LLM endpoint comes from, in one line (never the key). */
 	llmStatus(): string;
+	/** The background services running per folder name ("api", "inbox", "schedules", and "waitForDecisions" when on), once pending starts settle. */
+	services(): Promise<Record<string, string[]>>;
+	/** What the board's Metrics section shows (undefined before any engine exists). */
+	metrics(): Promise<MetricsView | undefined>;
 	/** The folder of the extension's log files (its output channel), for support and tests. */
 	readonly logFolder: string;
 }

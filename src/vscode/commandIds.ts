@@ -25,6 +25,9 @@ export const COMMAND_IDS = [
 	'quantum.newAgent',
 	'quantum.setApiKey',
 	'quantum.clearApiKey',
+	'quantum.installGitHook',
+	'quantum.removeGitHooks',
+	'quantum.copyApiAddress',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -12,6 +12,8 @@ import type { LlmService } from './llm';
 import type { GoalOrchestrations } from './orchestrateGoal';
 import type { Orchestrator } from './orchestrator';
 import { pickRun, pickWorkflowFile, runIdOf } from './pickers';
+import type { WorkspaceServices } from './services';
+import { createTriggerCommands } from './triggerCommands';
 
 export interface CommandDeps {
 	orchestrator: Orchestrator;
@@ -20,6 +22,7 @@ export interface CommandDeps {
 	llm: LlmService;
 	goals: GoalOrchestrations;
 	agents: AgentsUi;
+	services: WorkspaceServices;
 	refresh(): Promise<void>;
 }
 
@@ -120,6 +123,7 @@ export function createCommands(deps: CommandDeps): Record<CommandId, Handler> {
 	};
 
 	return {
+		...createTriggerCommands(deps.orchestrator, deps.services),
 		'quantum.runWorkflowFile': async (arg?: unknown) => runUri(arg instanceof vscode.Uri ? arg : await pickWorkflowFile()),
 		'quantum.runCurrentFile': async () => {
 			const uri = activeJsonUri();

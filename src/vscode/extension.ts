@@ -16,6 +16,8 @@ import { GoalOrchestrations } from './orchestrateGoal';
 import { Orchestrator, type SuggestionPrompt } from './orchestrator';
 import { QualityDiagnostics } from './qualityDiagnostics';
 import { OperationsTree } from './views/operationsTree';
+import { MetricsFeed } from './metrics';
+import { WorkspaceServices } from './services';
 import { RunStatusBar } from './views/statusBar';
 import { BoardViewProvider } from './webview/boardView';
 import { createBoardHandlers } from './webview/boardHandlers';
@@ -36,7 +38,13 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		return choice === 'Yes' ? 'allow' : choice === "Don't Ask Again" ? 'dismiss' : undefined;
 	};
 	const orchestrator = new Orchestrator(context, logger, llm, (request) => ui.decisions?.notify(request, readSettings().notifyDecisions), askSuggestion);
-	const tree = new OperationsTree(orchestrator);
+	const metrics = new MetricsFeed(orchestrator);
+	const services = new WorkspaceServices(orchestrator, context.secrets, (folder) => metrics.prometheusText(folder));
+	stopServices = async () => {
+		await services.stopAll();
+		await metrics.close();
+	};
+	const tree = new OperationsTree(orchestrator, services);
 	const treeView = vscode.window.createTreeView(VIEW_IDS.operations, { treeDataProvider: tree, showCollapseAll: true });
 	const decisionUi = new DecisionUi(
 		orchestrator,
@@ -54,14 +62,18 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 	};
 	const goals = new GoalOrchestrations(orchestrator, context.workspaceState);
 	const agentsUi = new AgentsUi(orchestrator, previews);
-	const commands = createCommands({ orchestrator, decisionUi, previews, llm, goals, agents: agentsUi, refresh });
+	const commands = createCommands({ orchestrator, decisionUi, previews, llm, goals, agents: agentsUi, services, refresh });
 	const board = new BoardViewProvider(context.extensionUri, orchestrator.board, createBoardHandlers(orchestrator, decisionUi, commands, goals), logger);
 	ui.board = board;
+	board.metricsSource = () => metrics.view();
 
 	context.subscriptions.push(
 		channel,
 		llm,
 		orchestrator,
+		metrics,
+		metrics.onDidChange((m) => board.showMetrics(m)),
+		services,
 		goals,
 		agentsUi,
 		tree,
@@ -89,6 +101,8 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 
 	// Runs left behind by a reload or a crash: offer Resume or Roll Back (after activation, never blocking it).
 	if (vscode.workspace.isTrusted) setTimeout(() => void offerInterruptedRuns(orchestrator).catch(() => undefined), 0);
+	// The API, inbox and schedules (issue 5): after activation, only in a trusted workspace (checked per start).
+	setTimeout(() => services.startAll(), 0);
 	const activationMs = performance.now() - started;
 	logger.log('info', 'activate', `activated in ${activationMs.toFixed(1)} ms`);
 
@@ -122,8 +136,18 @@ export function activate(context: vscode.ExtensionContext): QuantumApi {
 		agents,
 		requestDecision: (request) => orchestrator.requestDecision({ ...request, id: request.id ?? `ext-${randomUUID()}` }),
 		llmStatus: () => llm.describe(),
+		services: async () => {
+			await services.settled();
+			return services.describe();
+		},
+		metrics: () => metrics.view(),
 		logFolder: context.logUri.fsPath,
 	};
 }
 
-export function deactivate(): void {}
+let stopServices: (() => Promise<void>) | undefined;
+
+/** Waits for the background services to stop (api.json removed, the inbox watcher closed). */
+export function deactivate(): Promise<void> | undefined {
+	return stopServices?.();
+}

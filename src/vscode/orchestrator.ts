@@ -15,6 +15,7 @@ import { problemSummary, workflowDiagnostics } from './diagnostics';
 import { BoardModel } from './model/boardModel';
 import { DecisionQueue } from './model/decisionQueue';
 import { LearnedRules } from './model/learnedRules';
+import { QueueBroker } from './model/queueBroker';
 import { RunLog } from './model/runLog';
 import type { LlmService } from './llm';
 
@@ -43,6 +44,8 @@ export class Orchestrator implements vscode.Disposable {
 	readonly decisions: DecisionQueue;
 	readonly diagnostics = vscode.languages.createDiagnosticCollection('quantum');
 	private readonly engines = new Map<string, Promise<Engine>>();
+	/** Per folder: the engine's prompter, shared by its engines and the folder's trigger services. */
+	private readonly brokers = new Map<string, QueueBroker>();
 	/** Engines are remade once the last run ends (a setting they captured changed mid-run). */
 	private staleEngines = false;
 	/** Agents registered through the API, by name: given to every engine, including ones made later. */
@@ -199,6 +202,13 @@ export class Orchestrator implements vscode.Disposable {
 		return this.runFolders.get(runId);
 	}
 
+	/** The folder's decision broker: trigger runs are tracked in it; everything else goes to the decision queue. */
+	brokerFor(folder: vscode.WorkspaceFolder): QueueBroker {
+		let broker = this.brokers.get(folder.uri.fsPath);
+		if (!broker) this.brokers.set(folder.uri.fsPath, (broker = new QueueBroker(this.decisions)));
+		return broker;
+	}
+
 	engineFor(folder: vscode.WorkspaceFolder): Promise<Engine> {
 		const key = folder.uri.fsPath;
 		let engine = this.engines.get(key);
@@ -222,7 +232,7 @@ export class Orchestrator implements vscode.Disposable {
 			llm: () => this.llm.current(),
 			prices: this.llm.prices,
 			logger: this.logger,
-			prompter: this.decisions,
+			prompter: this.brokerFor(folder),
 			escalation: createEscalationCheck(
 				settings.escalation,
 				() => new Set(this.allowedRules()),

@@ -50,4 +50,17 @@ describe('package.json ⇄ the extension', () => {
 		assert.equal(props['quantum.escalation.confirmDeletes'].default, DEFAULT_ESCALATION_POLICY.confirmDeletes);
 		for (const r of DEFAULT_ESCALATION_POLICY.riskyCommands) new RegExp(r);
 	});
+
+	it('the background-service settings are declared with their defaults, and no setting is the parent of another', () => {
+		const props = contributes.configuration.properties as Record<string, { default?: unknown }>;
+		assert.equal(props['quantum.api.enabled'].default, false);
+		assert.equal(props['quantum.api.port'].default, 0);
+		assert.equal(props['quantum.inbox.enabled'].default, false);
+		assert.equal(props['quantum.schedules.enabled'].default, true);
+		assert.deepEqual(props['quantum.schedules.list'].default, []);
+		assert.equal(props['quantum.triggers.waitForDecisions'].default, false);
+		// VS Code cannot hold `a.b` as a value and `a.b.c` under it (why the schedules list is `quantum.schedules.list`).
+		const keys = Object.keys(props);
+		for (const k of keys) assert.ok(!keys.some((o) => o.startsWith(`${k}.`)), `${k} is both a setting and the parent of another`);
+	});
 });

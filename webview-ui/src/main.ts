@@ -55,6 +55,9 @@ function receive(data: unknown): void {
 		case 'focusDecision':
 			board.focusDecision(message.decisionId);
 			return;
+		case 'metrics':
+			board.metrics(message.metrics);
+			return;
 	}
 }
 

@@ -41,3 +41,29 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
 function strings(value: unknown, fallback: readonly string[]): string[] {
 	return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [...fallback];
 }
+
+/** The background services of a folder (issue 5): what runs, and how trigger runs treat decisions. */
+export interface ServiceSettings {
+	api: { enabled: boolean; port: number };
+	inbox: { enabled: boolean; folder?: string };
+	schedules: { enabled: boolean; list: unknown[] };
+	/** Unattended runs whose steps need approval wait in the decision queue instead of being refused. */
+	waitForDecisions: boolean;
+}
+
+/** Settings whose change restarts a folder's services. (`quantum.schedules` cannot be both an array and the parent of
+ * `quantum.schedules.enabled`, so the list is `quantum.schedules.list`.) */
+export const SERVICE_SETTINGS = ['quantum.api', 'quantum.inbox', 'quantum.schedules', 'quantum.triggers'];
+
+export function readServiceSettings(scope?: vscode.Uri): ServiceSettings {
+	const c = vscode.workspace.getConfiguration(SECTION, scope);
+	const port = c.get<number>('api.port', 0);
+	const folder = c.get<string>('inbox.folder', '');
+	const list = c.get<unknown>('schedules.list', []);
+	return {
+		api: { enabled: c.get<boolean>('api.enabled', false), port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0 },
+		inbox: { enabled: c.get<boolean>('inbox.enabled', false), ...(folder ? { folder } : {}) },
+		schedules: { enabled: c.get<boolean>('schedules.enabled', true), list: Array.isArray(list) ? list : [] },
+		waitForDecisions: c.get<boolean>('triggers.waitForDecisions', false),
+	};
+}

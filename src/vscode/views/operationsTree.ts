@@ -1,12 +1,20 @@
-// The Operations tree: runs → steps, live. Refreshes only the runs that changed in each board flush.
+// The Operations tree: runs → steps, live, then a "Schedules" node per folder whose schedules service runs.
+// Refreshes only the runs that changed in each board flush.
 import * as vscode from 'vscode';
 import type { RunView } from '../../protocol/viewModels';
 import type { TreeItemView } from '../api';
+import { schedulesItem } from '../model/scheduleTree';
 import { childItem, runItem, STATE_ICON, stepItem } from '../model/treeModel';
 import type { Orchestrator } from '../orchestrator';
+import type { WorkspaceServices } from '../services';
 
-/** Runs, their steps, and the steps' tool calls (an agent's child steps). */
-type Node = { kind: 'run'; runId: string } | { kind: 'step'; runId: string; stepId: string } | { kind: 'tool'; runId: string; stepId: string; parentId: string };
+/** Runs, their steps, and the steps' tool calls (an agent's child steps); a folder's schedules. */
+type RunNode = { kind: 'run'; runId: string } | { kind: 'step'; runId: string; stepId: string } | { kind: 'tool'; runId: string; stepId: string; parentId: string };
+type ScheduleNode = { kind: 'schedules'; folder: string } | { kind: 'schedule'; folder: string; name: string };
+type Node = RunNode | ScheduleNode;
+
+/** Relative next-run times are refreshed this often. */
+const SCHEDULE_REFRESH_MS = 30_000;
 
 export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
 	private readonly changed = new vscode.EventEmitter<Node | undefined>();
@@ -19,8 +27,15 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 	private knownRuns = '';
 	/** Running runs' elapsed time moves even when no step changes (a run waiting for a decision). */
 	private readonly ticker = setInterval(() => this.tick(), 1000);
+	private readonly scheduleTicker = setInterval(() => this.changed.fire(undefined), SCHEDULE_REFRESH_MS);
+	private readonly scheduleNodes = new Map<string, ScheduleNode>();
+	private readonly servicesSub: vscode.Disposable | undefined;
 
-	constructor(private readonly orchestrator: Orchestrator) {
+	constructor(
+		private readonly orchestrator: Orchestrator,
+		private readonly services?: WorkspaceServices,
+	) {
+		this.servicesSub = services?.onDidChange(() => this.changed.fire(undefined));
 		this.sub = orchestrator.board.onChange((change) => {
 			const order = orchestrator.board
 				.snapshot()
@@ -48,19 +63,23 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 
 	getChildren(node?: Node): Node[] {
 		const board = this.orchestrator.board;
-		if (!node) return board.snapshot().runs.map((r) => this.runNode(r.runId));
-		if (node.kind === 'tool') return [];
+		if (!node) return [...board.snapshot().runs.map((r) => this.runNode(r.runId)), ...this.scheduleRoots()];
+		if (node.kind === 'schedules') return (this.folderSchedules(node.folder)?.children ?? []).map((c) => this.scheduleNode(node.folder, c.label));
+		if (node.kind === 'tool' || node.kind === 'schedule') return [];
 		if (node.kind === 'step') return (board.step(node.runId, node.stepId)?.children ?? []).map((c) => this.toolNode(node.runId, c.id, node.stepId));
 		const run = board.run(node.runId);
 		return run ? run.steps.map((s) => this.stepNode(run.runId, s.id)) : [];
 	}
 
 	getParent(node: Node): Node | undefined {
+		if (node.kind === 'schedule') return this.scheduleNode(node.folder);
+		if (node.kind === 'schedules') return undefined;
 		if (node.kind === 'tool') return this.stepNode(node.runId, node.parentId);
 		return node.kind === 'step' ? this.runNode(node.runId) : undefined;
 	}
 
 	getTreeItem(node: Node): vscode.TreeItem {
+		if (node.kind === 'schedules' || node.kind === 'schedule') return this.scheduleTreeItem(node);
 		const view = this.view(node);
 		if (!view) return new vscode.TreeItem('(gone)');
 		const board = this.orchestrator.board;
@@ -91,14 +110,54 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 
 	/** The tree as plain data (for the API and tests), fully expanded. */
 	snapshot(): TreeItemView[] {
-		const expand = (node: Node): TreeItemView => {
-			const children = this.getChildren(node);
+		const expand = (node: RunNode): TreeItemView => {
+			const children = this.getChildren(node) as RunNode[];
 			return children.length ? { ...this.view(node)!, children: children.map(expand) } : this.view(node)!;
 		};
-		return this.getChildren().map((runNode) => ({ ...this.view(runNode)!, children: this.getChildren(runNode).map(expand) }));
+		return [
+			...this.getChildren()
+				.filter((n): n is RunNode => n.kind === 'run')
+				.map((runNode) => ({ ...this.view(runNode)!, children: (this.getChildren(runNode) as RunNode[]).map(expand) })),
+			...this.scheduleRoots().flatMap((n) => this.folderSchedules(n.folder) ?? []),
+		];
 	}
 
-	private view(node: Node): TreeItemView | undefined {
+	/** Folders whose schedules service runs and has schedules (or problems) to show. */
+	private scheduleRoots(): ScheduleNode[] {
+		const all = this.services?.schedules() ?? [];
+		return all.filter((f) => f.schedules.length > 0).map((f) => this.scheduleNode(f.folder.uri.fsPath));
+	}
+
+	private folderSchedules(folderKey: string): TreeItemView | undefined {
+		const all = this.services?.schedules() ?? [];
+		const found = all.find((f) => f.folder.uri.fsPath === folderKey);
+		if (!found) return undefined;
+		const many = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
+		return schedulesItem(folderKey, many ? found.folder.name : undefined, found.schedules, Date.now());
+	}
+
+	private scheduleTreeItem(node: ScheduleNode): vscode.TreeItem {
+		const folder = this.folderSchedules(node.folder);
+		const view = node.kind === 'schedules' ? folder : folder?.children?.find((c) => c.label === node.name);
+		if (!view) return new vscode.TreeItem('(gone)');
+		const item = new vscode.TreeItem(view.label, node.kind === 'schedules' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+		item.id = view.id;
+		item.description = view.description;
+		item.contextValue = view.contextValue;
+		item.tooltip = new vscode.MarkdownString(view.tooltip ?? '');
+		const warn = view.icon === 'warning';
+		item.iconPath = new vscode.ThemeIcon(view.icon ?? 'calendar', warn ? new vscode.ThemeColor('list.warningForeground') : undefined);
+		return item;
+	}
+
+	private scheduleNode(folder: string, name?: string): ScheduleNode {
+		const key = name === undefined ? folder : `${folder}\u0000${name}`;
+		let n = this.scheduleNodes.get(key);
+		if (!n) this.scheduleNodes.set(key, (n = name === undefined ? { kind: 'schedules', folder } : { kind: 'schedule', folder, name }));
+		return n;
+	}
+
+	private view(node: RunNode): TreeItemView | undefined {
 		const board = this.orchestrator.board;
 		const run = board.run(node.runId);
 		if (!run) return undefined;
@@ -138,6 +197,8 @@ export class OperationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
 
 	dispose(): void {
 		clearInterval(this.ticker);
+		clearInterval(this.scheduleTicker);
+		this.servicesSub?.dispose();
 		this.sub.dispose();
 		this.changed.dispose();
 	}

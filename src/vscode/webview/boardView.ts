@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type WebviewHandlers, type WebviewToHost } from '../../protocol/messages';
 import type { Logger } from '../../core/ports';
+import type { MetricsView } from '../../protocol/viewModels';
 import type { BoardModel } from '../model/boardModel';
 import { renderBoardHtml } from './boardHtml';
 
@@ -15,6 +16,10 @@ export class BoardViewProvider implements vscode.WebviewViewProvider, vscode.Dis
 	private ready = false;
 	private readonly subs: vscode.Disposable[] = [];
 	private pendingFocus: string | undefined;
+	/** The latest metrics, sent on `ready` too. */
+	private metrics: MetricsView | undefined;
+	/** Asked for the metrics when the board becomes ready and none were sent yet. */
+	metricsSource: (() => Promise<MetricsView | undefined>) | undefined;
 
 	constructor(
 		private readonly extensionUri: vscode.Uri,
@@ -56,6 +61,12 @@ export class BoardViewProvider implements vscode.WebviewViewProvider, vscode.Dis
 		if (this.ready) this.post({ type: 'focusDecision', decisionId });
 	}
 
+	/** Shows new metrics (a run finished). */
+	showMetrics(metrics: MetricsView): void {
+		this.metrics = metrics;
+		if (this.ready) this.post({ type: 'metrics', metrics });
+	}
+
 	notice(level: 'info' | 'error', text: string): void {
 		if (this.ready) this.post({ type: 'notice', level, text });
 	}
@@ -72,6 +83,8 @@ export class BoardViewProvider implements vscode.WebviewViewProvider, vscode.Dis
 			this.post({ type: 'snapshot', snapshot: this.board.snapshot() });
 			if (this.pendingFocus) this.post({ type: 'focusDecision', decisionId: this.pendingFocus });
 			this.pendingFocus = undefined;
+			if (this.metrics) this.post({ type: 'metrics', metrics: this.metrics });
+			else void this.metricsSource?.().then((m) => m && this.showMetrics(m));
 			return;
 		}
 		try {

@@ -453,4 +453,44 @@ describe('board webview in Chromium', function () {
 		await page.locator(`.run[data-run-id="${OLD_RUN}"]`).screenshot({ path: join(resultsDir, 'board-old-run.png') });
 		assert.deepEqual(await page.evaluate(() => (globalThis as unknown as BoardWindow).__qoCsp), []);
 	});
+
+	it('a metrics message draws the Metrics section: top handlers and steps with count, success, mean, p95 and SVG bars; a newer one replaces it', async () => {
+		await openBoard();
+		const metrics = {
+			updatedAt: '2026-11-25T09:30:00.000Z',
+			runs: { count: 12, successRate: 0.75 },
+			handlers: [
+				{ label: 'exec.run', count: 20, successRate: 0.9, totalMs: 40_000, meanMs: 2000, p95Ms: 5200 },
+				{ label: 'file.create', count: 50, successRate: 1, totalMs: 1000, meanMs: 20, p95Ms: 45 },
+			],
+			steps: [{ label: 'build › compile', count: 6, successRate: 1, totalMs: 30_000, meanMs: 5000, p95Ms: 7000 }],
+		};
+		await send({ type: 'metrics', metrics });
+		await settle();
+		const section = page.locator('section.metrics');
+		assert.equal(await section.isVisible(), true);
+		assert.match((await section.locator('.metrics-summary').textContent()) ?? '', /^12 runs recorded · 75% succeeded/);
+		const rows = section.locator('.metrics-handlers .metrics-row');
+		assert.equal(await rows.count(), 2);
+		const cells = async (i: number) => rows.nth(i).locator('th, td').allTextContents();
+		assert.deepEqual((await cells(0)).slice(0, 5), ['exec.run', '20', '90%', '2.00 s', '5.20 s']);
+		assert.deepEqual((await cells(1)).slice(0, 5), ['file.create', '50', '100%', '20 ms', '45 ms']);
+		// Bars are inline SVG, as long as the row's share of the longest total; a row with failures is marked.
+		const widths = await section.locator('.metrics-handlers .metrics-fill').evaluateAll((els) => els.map((e) => [e.getAttribute('width'), e.getAttribute('class')]));
+		assert.deepEqual(widths, [
+			['120', 'metrics-fill some-failed'],
+			['3', 'metrics-fill'],
+		]);
+		assert.equal(await section.locator('.metrics-steps .metrics-row th').textContent(), 'build › compile');
+		await send({ type: 'metrics', metrics: { ...metrics, runs: { count: 13, successRate: 0.8 }, steps: [] } });
+		await settle();
+		assert.match((await section.locator('.metrics-summary').textContent()) ?? '', /^13 runs recorded · 80% succeeded/);
+		assert.equal(await section.locator('.metrics-steps .metrics-empty').textContent(), 'Nothing recorded yet.');
+		// A malformed one is dropped at the door (a warning, no error).
+		await send({ type: 'metrics', metrics: { runs: 'lots' } });
+		await settle();
+		assert.equal(await section.locator('.metrics-handlers .metrics-row').count(), 2);
+		assert.deepEqual(problems, []);
+		assert.deepEqual(await page.evaluate(() => (globalThis as unknown as BoardWindow).__qoCsp), []);
+	});
 });

@@ -1,6 +1,6 @@
 // The whole board: trust banner, notices, the decision queue, then the runs newest first. Redraws only what changed.
 import type { WebviewToHost } from '../../../src/protocol/messages';
-import type { RunView } from '../../../src/protocol/viewModels';
+import type { MetricsView, RunView } from '../../../src/protocol/viewModels';
 import { createDivider, createSpinner } from '../components/indicators';
 import type { Host } from '../host';
 import type { BoardChanges, BoardStore } from '../store';
@@ -8,6 +8,7 @@ import type { BoardContext, NoticeAnchor } from './context';
 import { DecisionQueue } from './decisionQueue';
 import { h, setHidden } from './dom';
 import { STATE_ORDER, stateLabel } from './format';
+import { MetricsSection } from './metrics';
 import { Notices } from './notices';
 import { OrchestrationList } from './orchestrations';
 import { RunCard } from './runCard';
@@ -35,6 +36,7 @@ export class Board {
 	private readonly divider = createDivider();
 	private readonly runsSection = h('section', { className: 'runs', attrs: { 'aria-label': 'Runs' } }, h('h2', { className: 'section-title', text: 'Runs' }), legend(), this.runList);
 	private readonly notices = new Notices(this.topNotices);
+	private readonly metricsSection = new MetricsSection();
 	private readonly decisions: DecisionQueue;
 	private readonly goals: OrchestrationList;
 	private readonly cards = new Map<string, RunCard>();
@@ -66,7 +68,7 @@ export class Board {
 		this.runsSection.hidden = true;
 		this.divider.hidden = true;
 		root.classList.add('qo-board');
-		root.replaceChildren(this.banner, this.topNotices, this.loading, this.goals.el, this.decisions.el, this.divider, this.runsSection, this.empty);
+		root.replaceChildren(this.banner, this.topNotices, this.loading, this.goals.el, this.decisions.el, this.divider, this.runsSection, this.empty, this.metricsSection.el);
 	}
 
 	/** Applies one frame's worth of changes. Cheap when little changed: nothing is redrawn wholesale. */
@@ -104,6 +106,11 @@ export class Board {
 			if (card.pump(deadline) || performance.now() >= deadline) return this.anyPending();
 		}
 		return false;
+	}
+
+	/** New figures from the telemetry store (a run finished). */
+	metrics(m: MetricsView): void {
+		this.metricsSection.update(m);
 	}
 
 	notice(level: 'info' | 'error', text: string): void {

@@ -26,7 +26,8 @@ export class InboxService implements BackgroundService {
 		void this.inbox.close();
 	}
 
+	/** For good: also gives the folder's lock back (the extension restarts the service in the same process). */
 	async stop(): Promise<void> {
-		await this.inbox.close();
+		await this.inbox.dispose();
 	}
 }

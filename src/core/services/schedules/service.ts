@@ -10,6 +10,8 @@ export interface SchedulesServiceOptions {
 	/** Workflow files or globs searched for `settings.schedule` (default `**\/*.workflow.json`). */
 	files?: readonly string[];
 	clock?: Clock;
+	/** How the host's schedules are named in messages (`quantum.schedules.list` in the extension). */
+	optionsLabel?: string;
 }
 
 export class SchedulesService implements BackgroundService {
