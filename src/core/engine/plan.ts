@@ -4,8 +4,8 @@ import type { HandlerRegistry } from '../handlers/registry';
 import type { OperationSpec, Touches } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
 import { buildGraph, withDurations, type Graph } from '../workflow/graph';
-import { getStaticParams, getValidatedGraph } from '../workflow/parse';
-import type { ExecutionMode, Instruction, OnFailure, Workflow } from '../workflow/schema';
+import { getValidatedGraph, staticParamsOf } from '../workflow/parse';
+import type { ExecutionMode, Instruction, OnFailure, UndoCommand, Workflow } from '../workflow/schema';
 import { findReferences, hasTemplates, substitute, type SubstitutionScope } from '../workflow/substitute';
 import { RUN_IF_CODE } from './scheduler';
 
@@ -38,6 +38,10 @@ export interface Plan {
 	readonly settings: RunSettings;
 	readonly priority: Int32Array;
 	readonly runIf: Uint8Array;
+	/** Each step's `undo` compensation, by id (only steps that have one), for the run record. */
+	readonly undo: Record<string, UndoCommand>;
+	/** Some step is an `agent` step (the engine rereads the agent files before such a run). */
+	readonly hasAgentSteps: boolean;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -74,46 +78,72 @@ export interface PlanOptions {
 	settings?: Partial<RunSettings>;
 	/** Past mean durations (ms) by step id, for critical-path estimates. */
 	durations?: (id: string) => number | undefined;
+	/** What an `agent` step is likely to take when its history does not say (the learning store's estimate). */
+	agentEstimate?: (ins: Instruction) => number | undefined;
 }
 
+/**
+ * Plans every step in one pass (a 10,000-step plan runs mostly cold code, where each extra pass costs milliseconds):
+ * its operation, parameters (reusing what validation parsed), touches, approval, and the duration estimates.
+ */
 export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
-	const durations = durationEstimates(workflow, opts);
-	// The graph validation built is reused; only the duration-weighted parts are recomputed.
-	const validated = getValidatedGraph(workflow);
-	const graph = validated ? withDurations(validated, workflow.instructions, durations) : buildGraph(workflow.instructions, durations);
-	const n = workflow.instructions.length;
+	const instructions = workflow.instructions;
+	const n = instructions.length;
+	// The graph validation built is reused; only the duration-weighted parts are recomputed, after this pass.
+	const structure = getValidatedGraph(workflow) ?? buildGraph(instructions);
+	const staticOf = staticParamsOf(workflow);
 	const priority = new Int32Array(n);
 	const runIf = new Uint8Array(n);
 	const scope = staticScope(workflow, opts.workspace, opts.env);
 	const steps: PlannedStep[] = new Array(n);
+	const undo: Record<string, UndoCommand> = {};
+	let expected: Map<string, number> | undefined;
+	let learned: Map<string, number> | undefined;
+	let hasAgentSteps = false;
+	let lastType: string | undefined;
+	let lastOperation: string | undefined;
+	let op: OperationSpec<never> | undefined;
 	for (let i = 0; i < n; i++) {
-		const ins = workflow.instructions[i];
-		const op = opts.registry.operation(ins.type, ins.operation);
+		const ins = instructions[i];
+		// Neighbouring steps mostly share their operation: look it up again only when it changes.
+		if (ins.type !== lastType || ins.operation !== lastOperation) {
+			lastType = ins.type;
+			lastOperation = ins.operation;
+			op = opts.registry.operation(ins.type, ins.operation);
+			if (ins.type === 'agent') hasAgentSteps = true;
+		}
 		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
 		priority[i] = ins.priority;
-		runIf[i] = RUN_IF_CODE[ins.run_if ?? 'success'];
-		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox, workflow);
+		runIf[i] = ins.run_if === undefined ? RUN_IF_CODE.success : RUN_IF_CODE[ins.run_if];
+		if (ins.undo) undo[ins.id] = ins.undo;
+		// Durations: the mean of past runs, else (agent steps) what was learned, else what the parameters say.
+		const known = staticOf(ins);
+		if (op.estimateMs && known !== undefined) {
+			const ms = op.estimateMs(known as never);
+			if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
+		}
+		if (opts.agentEstimate && ins.type === 'agent') {
+			const ms = opts.agentEstimate(ins);
+			if (ms !== undefined) (learned ??= new Map()).set(ins.id, ms);
+		}
+		steps[i] = planStep(i, ins, op, structure.levelOf(i), scope, opts.sandbox, known);
 	}
-	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
+	const graph = withDurations(structure, instructions, combineDurations(opts.durations, learned, expected));
+	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf, undo, hasAgentSteps };
 }
 
 /**
- * Step durations for critical paths: the mean of past runs, else what the operation expects from its parameters
- * (a wait of 300 ms), else unknown (one unit).
+ * Step durations for critical paths: the mean of past runs, else what was learned about agents, else what the
+ * operation expects from its parameters (a wait of 300 ms), else unknown (one unit).
  */
-function durationEstimates(workflow: Workflow, opts: PlanOptions): ((id: string) => number | undefined) | undefined {
-	let expected: Map<string, number> | undefined;
-	for (const ins of workflow.instructions) {
-		const op = opts.registry.operation(ins.type, ins.operation);
-		if (!op?.estimateMs) continue;
-		const params = getStaticParams(ins, workflow);
-		const ms = params === undefined ? undefined : op.estimateMs(params as never);
-		if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
-	}
-	const past = opts.durations;
-	if (!expected) return past;
-	const known = expected;
-	return (id) => past?.(id) ?? known.get(id);
+function combineDurations(
+	past: ((id: string) => number | undefined) | undefined,
+	learned: Map<string, number> | undefined,
+	expected: Map<string, number> | undefined,
+): ((id: string) => number | undefined) | undefined {
+	// Nothing measured or expected (a new workspace, or only fast steps): no per-step lookups at all.
+	if (!learned && !expected) return past;
+	return (id) => past?.(id) ?? learned?.get(id) ?? expected?.get(id);
 }
 
 const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;
@@ -125,13 +155,18 @@ function planStep(
 	level: number,
 	scope: SubstitutionScope,
 	sandbox: Sandbox,
-	workflow: Workflow,
+	known: unknown,
 ): PlannedStep {
-	const templated = hasTemplates(ins.parameters);
+	const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
 	// The parser already parsed static parameters; a workflow read back from a journal is parsed again here.
-	let staticParams = getStaticParams(ins, workflow);
-	const dynamic = templated && staticParams === undefined && isDynamic(ins.parameters);
-	if (!dynamic && staticParams === undefined) {
+	let staticParams = known;
+	if (staticParams === undefined) {
+		const templated = hasTemplates(ins.parameters);
+		if (templated && isDynamic(ins.parameters)) {
+			// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
+			const partial = substitutePartially(ins.parameters, scope);
+			return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, partial);
+		}
 		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;
 		const parsed = op.params.safeParse(raw);
 		if (!parsed.success) {
@@ -141,15 +176,9 @@ function planStep(
 		}
 		staticParams = parsed.data;
 	}
-	const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
-	if (dynamic) {
-		// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
-		const partial = substitutePartially(ins.parameters, scope);
-		return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, () => trySummary(op, partial));
-	}
 	const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
 	const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, sandbox) : undefined);
-	return new Step(i, ins, op, level, staticParams, false, touches, approval, () => op.summary(staticParams as never));
+	return new Step(i, ins, op, level, staticParams, false, touches, approval, undefined);
 }
 
 /** A planned step; its one-line summary is built only when something shows it. */
@@ -164,11 +193,14 @@ class Step implements PlannedStep {
 		readonly dynamic: boolean,
 		readonly touches: Touches,
 		readonly approval: string | undefined,
-		private readonly describe: () => string | undefined,
+		/** A dynamic step's parameters with what is known substituted (for its summary). */
+		private readonly partial: unknown,
 	) {}
 
 	get summary(): string {
-		return (this.summaryText ??= this.describe() ?? `${this.instruction.type}.${this.instruction.operation} (parameters resolved when it starts)`);
+		return (this.summaryText ??=
+			(this.dynamic ? trySummary(this.op, this.partial) : this.op.summary(this.staticParams as never)) ??
+			`${this.instruction.type}.${this.instruction.operation} (parameters resolved when it starts)`);
 	}
 }
 

@@ -5,7 +5,6 @@ import { readJournal, Journal } from '../state/journal';
 import { acquireRunLock } from '../state/runLock';
 import { createRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
 import type { Workflow } from '../workflow/schema';
-import { undoOf } from './compensate';
 import { planWithDurations } from './durations';
 import type { EngineContext } from './engineContext';
 import { execute, type RunResult } from './execute';
@@ -32,6 +31,8 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 	const { stateDir, sandbox } = ctx;
 	const { clock } = ctx.services;
 	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
+	// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
+	if (thePlan.hasAgentSteps) await ctx.reloadAgents?.();
 	const runId = newRunId(new Date(clock.now()));
 	const paths = await createRunDir(stateDir, runId);
 	const release = await acquireRunLock(paths.dir);
@@ -53,7 +54,7 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 			variables: workflow.variables,
 			snapshot,
 			workflow: snapshot ? undefined : workflow,
-			undo: undoOf(workflow),
+			undo: thePlan.undo,
 			options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
 		});
 		// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
