@@ -48,6 +48,8 @@ export class RunExecution {
 	private readonly budget: RunBudget;
 	/** Why the run was stopped from inside (a budget's stop threshold); the run then ends failed, not cancelled. */
 	private stopMessage: string | undefined;
+	/** The run's header is durable (always, except at the start of a new run): steps with effects may start. */
+	private headerDurable: boolean;
 
 	constructor(private readonly inputs: RunInputs) {
 		this.runId = inputs.runId;
@@ -60,6 +62,12 @@ export class RunExecution {
 		if (inputs.outputs) for (const [i, out] of inputs.outputs) this.outputs[i] = out;
 		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
 		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
+		this.headerDurable = inputs.started === undefined;
+		// A header that cannot be written stops the run: it never started (execute() reports the error).
+		inputs.started?.then(
+			() => (this.headerDurable = true),
+			(err: unknown) => this.controller.abort(err),
+		);
 		this.budget = new RunBudget(
 			{
 				runId: this.runId,
@@ -334,10 +342,14 @@ export class RunExecution {
 		);
 	}
 
-	/** No approval, no edited or run-time parameters, no retry, timeout, file locks or external effects. */
+	/**
+	 * No approval, no edited or run-time parameters, no retry, timeout, file locks or external effects; and, until
+	 * the run's header is durable, no effect at all.
+	 */
 	private isPlain(step: PlannedStep): boolean {
 		const ins = step.instruction;
 		return (
+			(this.headerDurable || step.op.effect === 'none') &&
 			!step.dynamic &&
 			step.approval === undefined &&
 			step.op.effect !== 'external' &&
@@ -353,9 +365,14 @@ export class RunExecution {
 
 	private async runFullStep(i: number): Promise<Outcome> {
 		const step = this.plan.steps[i];
-		const started = this.services.clock.now();
+		let started = this.services.clock.now();
 		let params: unknown;
 		try {
+			// No effect before the run's header is durable (pure steps do not come here until then).
+			if (!this.headerDurable) {
+				await this.inputs.started;
+				started = this.services.clock.now();
+			}
 			params = this.inputs.editedParams?.get(i) ?? this.resolveParams(step);
 			if (this.inputs.editedParams?.has(i)) params = parseParams(step, params);
 			const inDoubt = this.inputs.inDoubt?.has(i) ?? false;

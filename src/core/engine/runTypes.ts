@@ -65,6 +65,8 @@ export interface RunInputs {
 	/** Parameters edited by an earlier decision, by step index. */
 	editedParams?: Map<number, Record<string, unknown>>;
 	resumed?: boolean;
+	/** A new run's header on its way to the disk: only pure steps start before it resolves. */
+	started?: Promise<void>;
 }
 
 export interface RunOutcome {

@@ -10,28 +10,36 @@ import { loadWorkflowFile, parseWorkflowText } from '../workflow/parse';
 import type { Workflow } from '../workflow/schema';
 import type { EngineContext } from './engineContext';
 
-const SNAPSHOT_FILE = 'workflow.json';
+/** The snapshot's file name in the run folder. */
+export const SNAPSHOT_FILE = 'workflow.json';
 
 /** The exact text engine.parse read, so a run can save it instead of serializing the parsed workflow again. */
 const parsedText = new WeakMap<Workflow, string>();
 
-/** Remembers the text a workflow was parsed from (engine.parse), for snapshotSource. */
+/** Remembers the text a workflow was parsed from (engine.parse), for snapshotBytes. */
 export function rememberParsedText(workflow: Workflow, text: string): void {
 	parsedText.set(workflow, text);
 }
 
 /**
- * Saves the workflow's source with the run: the text engine.parse read, or the file's bytes when they still match
+ * The workflow's source to save with the run: the text engine.parse read, or the file's bytes when they still match
  * what was loaded. Otherwise (undefined) the run record holds the parsed workflow itself.
  */
-export async function snapshotSource(workflow: Workflow, runDir: string): Promise<string | undefined> {
-	let bytes: Buffer | string | undefined = parsedText.get(workflow);
-	if (bytes === undefined) {
-		if (!workflow.file || !workflow.sourceHash) return undefined;
-		bytes = await readFile(workflow.file).catch(() => undefined);
-		if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
-	}
-	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot' });
+export async function snapshotBytes(workflow: Workflow): Promise<Buffer | string | undefined> {
+	const text = parsedText.get(workflow);
+	if (text !== undefined) return text;
+	if (!workflow.file || !workflow.sourceHash) return undefined;
+	const bytes = await readFile(workflow.file).catch(() => undefined);
+	if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	return bytes;
+}
+
+/**
+ * Writes the snapshot into the run folder (atomically; the folder's fsync is left to the caller, which syncs the run
+ * folder once for everything it creates there) and returns its name for the run record.
+ */
+export async function writeSnapshot(runDir: string, bytes: Buffer | string): Promise<string> {
+	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot', syncFolder: false });
 	return SNAPSHOT_FILE;
 }
 

@@ -2,20 +2,21 @@
 import * as path from 'node:path';
 import { StateError } from '../errors';
 import { readJournal, Journal } from '../state/journal';
-import { acquireRunLock } from '../state/runLock';
-import { createRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
+import { acquireRunLock, type ReleaseLock } from '../state/runLock';
+import { fsyncDir } from '../state/atomicFs';
+import { ContextStore, makeRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
 import type { Workflow } from '../workflow/schema';
 import { planWithDurations } from './durations';
 import type { EngineContext } from './engineContext';
 import { execute, type RunResult } from './execute';
 import type { RunSettings } from './plan';
 import { journalState, reconstruct } from './resume';
-import { snapshotSource, workflowForResume } from './snapshot';
+import { snapshotBytes, SNAPSHOT_FILE, workflowForResume, writeSnapshot } from './snapshot';
 
 export interface RunOptions {
 	settings?: Partial<RunSettings>;
 	signal?: AbortSignal;
-	/** Called once the run has an id and a journal, before any step starts. */
+	/** Called once the run has an id and a journal (its header on its way to the disk), before any step starts. */
 	onStart?(runId: string): void;
 }
 
@@ -26,46 +27,61 @@ export interface ResumeOptions {
 	settings?: Partial<RunSettings>;
 }
 
-/** Runs a workflow as a new run: its folder, lock and journal header (with the workflow's source), then execute(). */
+/**
+ * Runs a workflow as a new run: its folder, lock and journal header (with the workflow's source), then execute().
+ * What makes the header valid is done before it is written — the run's lock, the snapshot it names, the folders'
+ * fsyncs — and that, with the header's own durable write, overlaps the first steps: only pure steps (effect "none":
+ * nothing outside the run to undo or redo) start before the header is durable, every other step waits for it (see
+ * RunExecution). So no effect precedes its run's durable record, and no other process can resume or roll back a run
+ * before this one holds its lock (both need the header). A run whose lock or header fails stops and throws.
+ */
 export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: RunOptions = {}): Promise<RunResult> {
 	const { stateDir, sandbox } = ctx;
 	const { clock } = ctx.services;
+	const context = ContextStore.load(stateDir);
+	context.catch(() => undefined); // execute() reports it
 	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
 	// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
 	if (thePlan.hasAgentSteps) await ctx.reloadAgents?.();
 	const runId = newRunId(new Date(clock.now()));
-	const paths = await createRunDir(stateDir, runId);
-	const release = await acquireRunLock(paths.dir);
-	let journal: Journal;
-	let meta: { file?: string; startedAt: number };
-	try {
-		const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
-		let snapshot: string | undefined;
-		[journal, snapshot] = await Promise.all([Journal.open(paths.journal), snapshotSource(workflow, paths.dir)]);
-		journal.append({
-			t: 'run',
-			runId,
-			startedAt: clock.now(),
-			workspace: sandbox.root,
-			file,
-			sourceHash: workflow.sourceHash,
-			name: workflow.name,
-			steps: workflow.instructions.length,
-			variables: workflow.variables,
-			snapshot,
-			workflow: snapshot ? undefined : workflow,
-			undo: thePlan.undo,
-			options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
-		});
-		// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
-		await journal.flush();
-		meta = { file, startedAt: clock.now() };
-	} catch (err) {
-		await release();
-		throw err;
-	}
+	const { paths, syncFolders } = await makeRunDir(stateDir, runId);
+	const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
+	const source = await snapshotBytes(workflow);
+	let lock: Promise<ReleaseLock> | undefined;
+	const release = async () => {
+		const unlock = await lock?.catch(() => undefined);
+		await unlock?.();
+	};
+	// Before the header: the lock and the snapshot, then the run folder's fsync for its new entries (lock, journal,
+	// snapshot); the fsyncs of the folders above it (the run folder's own entry) run meanwhile.
+	const journal = await Journal.create(paths.journal, async () => {
+		const above = syncFolders();
+		above.catch(() => undefined); // awaited below
+		lock = acquireRunLock(paths.dir, 'run', { syncFolder: false });
+		await Promise.all([lock, source === undefined ? undefined : writeSnapshot(paths.dir, source)]);
+		await Promise.all([above, fsyncDir(paths.dir)]);
+	});
+	journal.append({
+		t: 'run',
+		runId,
+		startedAt: clock.now(),
+		workspace: sandbox.root,
+		file,
+		sourceHash: workflow.sourceHash,
+		name: workflow.name,
+		steps: workflow.instructions.length,
+		variables: workflow.variables,
+		snapshot: source === undefined ? undefined : SNAPSHOT_FILE,
+		workflow: source === undefined ? workflow : undefined,
+		undo: thePlan.undo,
+		options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
+	});
+	// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
+	const started = journal.flush();
+	started.catch(() => undefined); // execute() and the steps waiting for it report a failure
+	const meta = { file, startedAt: clock.now() };
 	runOpts.onStart?.(runId);
-	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta });
+	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta, started, context });
 }
 
 /** Continues an interrupted or failed run (the latest when `given` is undefined) from what its journal recorded. */

@@ -46,11 +46,14 @@ export function tempNameFor(file: string): string {
 /**
  * Write `file` atomically: temp file in the same folder, fsync, rename over the target, fsync the folder.
  * `what` names the file in errors ("run summary"). A full disk gives StateError 'disk-full'; the temp file is removed.
+ * `syncFolder: false` leaves the folder's fsync to a caller that syncs it once for several entries. With `after`, the
+ * new content goes to the disk at once but replaces the file only once `after` resolves (state that must not be seen
+ * before something else is durable); if it rejects, the file is left as it was and that error is thrown.
  */
 export async function writeFileAtomic(
 	file: string,
 	data: string | Uint8Array,
-	opts: { mode?: number; what?: string } = {},
+	opts: { mode?: number; what?: string; syncFolder?: boolean; after?: Promise<unknown> } = {},
 ): Promise<void> {
 	const what = opts.what ?? 'state file';
 	const temp = tempNameFor(file);
@@ -66,9 +69,10 @@ export async function writeFileAtomic(
 		} finally {
 			await fh.close();
 		}
+		if (opts.after) await opts.after;
 		await rename(temp, file);
 		created = false;
-		await fsyncDir(path.dirname(file));
+		if (opts.syncFolder !== false) await fsyncDir(path.dirname(file));
 	} catch (err) {
 		if (created) await unlink(temp).catch(() => undefined);
 		throw ioError(what, file, err);
@@ -76,8 +80,8 @@ export async function writeFileAtomic(
 }
 
 /** Serialize `value` as JSON (tab-indented, like the rest of the repository) and write it atomically. */
-export async function writeJsonAtomic(file: string, value: unknown, what = 'state file'): Promise<void> {
-	await writeFileAtomic(file, `${JSON.stringify(value, null, '\t')}\n`, { what });
+export async function writeJsonAtomic(file: string, value: unknown, what = 'state file', opts: { after?: Promise<unknown> } = {}): Promise<void> {
+	await writeFileAtomic(file, `${JSON.stringify(value, null, '\t')}\n`, { what, after: opts.after });
 }
 
 /**

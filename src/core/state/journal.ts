@@ -205,6 +205,8 @@ export class Journal {
 	private queued: Promise<void> | undefined;
 	private failure: StateError | undefined;
 	private closed = false;
+	/** Journal.create: what must be durable before anything is written (see there); cleared once it is. */
+	private ready: Promise<void> | undefined;
 
 	private constructor(
 		readonly file: string,
@@ -244,7 +246,8 @@ export class Journal {
 			if (s.fresh) {
 				await fh.truncate(0);
 				await stateIo.writeAll(fh, MAGIC, 0, file);
-				await stateIo.datasync(fh, file);
+				// With O_DSYNC the write itself was durable (data and size).
+				if (dsync === 0) await stateIo.datasync(fh, file);
 				size = MAGIC.length;
 				if (created) await fsyncDir(path.dirname(file));
 			} else if (s.tornBytes > 0) {
@@ -256,6 +259,32 @@ export class Journal {
 			await fh.close().catch(() => undefined);
 			throw err instanceof StateError ? err : ioError('journal', file, err);
 		}
+	}
+
+	/**
+	 * Create a new journal (an existing file is an error) without writing to it yet: the format line goes out with the
+	 * first records, in the same durable write. `ready` is called once the file exists, and nothing is written before
+	 * it resolves: the caller makes durable there what must precede the first record (the folder entries that make
+	 * the file reachable, files it names); if it rejects, every flush fails with that error. Until the first commit
+	 * the file is empty, which readers take for a journal whose process crashed before its first record, as they do
+	 * a lone format line.
+	 */
+	static async create(file: string, ready?: () => Promise<void>): Promise<Journal> {
+		const dsync = constants.O_DSYNC ?? 0;
+		let fh: FileHandle;
+		try {
+			fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | dsync, 0o644);
+		} catch (err) {
+			throw ioError('journal', file, err);
+		}
+		const journal = new Journal(file, fh, 0, 0, dsync !== 0);
+		journal.pending.push(MAGIC);
+		if (ready) {
+			const gate = ready();
+			gate.catch(() => undefined); // reported by the first flush
+			journal.ready = gate;
+		}
+		return journal;
 	}
 
 	/** Buffer a record; it becomes durable with the next flush() (by this caller or any other). */
@@ -303,11 +332,25 @@ export class Journal {
 		this.pending = [];
 		const target = this.appended;
 		this.inflightTarget = target;
-		const commit = this.commit(batch, target).finally(() => {
+		const ready = this.ready;
+		const run = ready ? this.afterReady(ready, batch, target) : this.commit(batch, target);
+		const commit = run.finally(() => {
 			if (this.inflight === commit) this.inflight = undefined;
 		});
 		this.inflight = commit;
 		return commit;
+	}
+
+	private async afterReady(ready: Promise<void>, batch: Buffer[], target: number): Promise<void> {
+		try {
+			await ready;
+		} catch (err) {
+			this.pending = batch.concat(this.pending);
+			this.failure ??= ioError('journal', this.file, err);
+			throw this.failure;
+		}
+		this.ready = undefined;
+		return this.commit(batch, target);
 	}
 
 	private async commit(batch: Buffer[], target: number): Promise<void> {

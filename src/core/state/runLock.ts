@@ -90,7 +90,7 @@ export type ReleaseLock = () => Promise<void>;
  * which, like O_EXCL, fails when a lock exists, and never shows a half-written lock. A lock whose holder is dead
  * (or whose pid was reused) is reclaimed; a live one is StateError 'locked' naming the pid.
  */
-export async function acquireRunLock(runDir: string, what = 'run'): Promise<ReleaseLock> {
+export async function acquireRunLock(runDir: string, what = 'run', opts: { syncFolder?: boolean } = {}): Promise<ReleaseLock> {
 	const file = path.join(runDir, RUN_LOCK_FILE);
 	const owner: LockOwner = {
 		pid: process.pid,
@@ -109,7 +109,8 @@ export async function acquireRunLock(runDir: string, what = 'run'): Promise<Rele
 		for (let attempt = 0; attempt < 50; attempt++) {
 			try {
 				await placeLock(temp, file, owner);
-				await fsyncDir(runDir);
+				// syncFolder false: the caller syncs the run folder once for the lock and the files it creates there.
+				if (opts.syncFolder !== false) await fsyncDir(runDir);
 				return () => releaseLock(file, owner.nonce);
 			} catch (err) {
 				if (errnoCode(err) !== 'EEXIST') throw ioError('run lock', file, err);

@@ -68,20 +68,34 @@ export function runPaths(stateDir: string, runId: string): RunPaths {
 
 /** Create a run's folder (and .quantum/runs/ if needed) durably; an existing folder is an error. */
 export async function createRunDir(stateDir: string, runId: string): Promise<RunPaths> {
+	const { paths, syncFolders } = await makeRunDir(stateDir, runId);
+	await syncFolders();
+	return paths;
+}
+
+/**
+ * Create a run's folder (and .quantum/runs/ if needed) without waiting for the disk: `syncFolders` makes the new
+ * entries durable (the folders' fsyncs, concurrently), for a caller that waits for it before the run's first record.
+ */
+export async function makeRunDir(stateDir: string, runId: string): Promise<{ paths: RunPaths; syncFolders: () => Promise<void> }> {
 	const paths = runPaths(stateDir, runId);
+	let madeRuns: string | undefined;
 	try {
-		const madeRuns = await mkdir(runsDir(stateDir), { recursive: true });
+		madeRuns = await mkdir(runsDir(stateDir), { recursive: true });
 		await mkdir(paths.dir);
-		await fsyncDir(runsDir(stateDir));
-		if (madeRuns !== undefined) {
-			await fsyncDir(stateDir);
-			await fsyncDir(path.dirname(stateDir));
-		}
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StateError('io', `run ${runId} already exists in ${runsDir(stateDir)}`);
 		throw ioError('run folder', paths.dir, err);
 	}
-	return paths;
+	const folders = madeRuns === undefined ? [runsDir(stateDir)] : [runsDir(stateDir), stateDir, path.dirname(stateDir)];
+	const syncFolders = async () => {
+		try {
+			await Promise.all(folders.map(fsyncDir));
+		} catch (err) {
+			throw ioError('run folder', paths.dir, err);
+		}
+	};
+	return { paths, syncFolders };
 }
 
 export interface StepCounts {
@@ -113,9 +127,9 @@ export async function readRunSummary(stateDir: string, runId: string): Promise<R
 	return readJsonFileIfExists<RunSummary>(runPaths(stateDir, runId).summary, 'run summary');
 }
 
-/** Write summary.json atomically (at run start, on status changes and at run end). */
-export async function writeRunSummary(stateDir: string, summary: RunSummary): Promise<void> {
-	await writeJsonAtomic(runPaths(stateDir, summary.runId).summary, summary, 'run summary');
+/** Write summary.json atomically (at run start, on status changes and at run end); `after`: see writeFileAtomic. */
+export async function writeRunSummary(stateDir: string, summary: RunSummary, opts: { after?: Promise<unknown> } = {}): Promise<void> {
+	await writeJsonAtomic(runPaths(stateDir, summary.runId).summary, summary, 'run summary', opts);
 }
 
 /** Patch an existing summary (no-op when the run has none). */

@@ -180,6 +180,42 @@ describe('journal', () => {
 		await j.close();
 	});
 
+	it('a created journal writes nothing before it is ready, then the format line with its first records in one commit', async () => {
+		const file = join(tempDir(), 'journal.log');
+		let open!: () => void;
+		const gate = new Promise<void>((resolve) => (open = resolve));
+		let asked = false;
+		const j = await Journal.create(file, () => {
+			asked = true;
+			return gate;
+		});
+		assert.ok(asked, 'ready is asked for once the file exists');
+		j.append({ t: 'commit', at: 1 });
+		const flushed = j.flush();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		assert.equal(statSync(file).size, 0, 'nothing written while not ready');
+		assert.deepEqual((await readJournal(file)).records, [], 'an empty journal reads as one that never got a record');
+		open();
+		await flushed;
+		assert.equal(j.stats.commits, 1);
+		assert.ok(readFileSync(file, 'utf8').startsWith(JOURNAL_MAGIC));
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'commit', at: 1 }]);
+		j.append({ t: 'commit', at: 2 });
+		await j.close();
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'commit', at: 1 }, { t: 'commit', at: 2 }]);
+		await assert.rejects(Journal.create(file), (err: unknown) => StateError.is(err, 'io'), 'an existing journal is never created again');
+	});
+
+	it('a created journal whose ready step fails writes nothing and fails every flush with that error', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.create(file, () => Promise.reject(new StateError('disk-full', 'no space for the run folder')));
+		j.append({ t: 'commit', at: 1 });
+		await assert.rejects(j.flush(), /no space for the run folder/);
+		await assert.rejects(j.flush(), /no space for the run folder/);
+		await assert.rejects(j.close(), /no space for the run folder/);
+		assert.equal(statSync(file).size, 0);
+	});
+
 	it('append after close is refused', async () => {
 		const j = await Journal.open(join(tempDir(), 'journal.log'));
 		await j.close();
