@@ -40,6 +40,7 @@ function agentEstimate(learning: LearningStore, ins: Instruction): number | unde
 
 export async function recordDurations(ctx: EngineContext, thePlan: Plan, outcome: RunOutcome): Promise<void> {
 	// Only worth it for steps that take time: a 100,000-step run of no-ops would only bloat stats.json.
+	if (outcome.longestMs !== undefined && !(outcome.longestMs >= MIN_RECORDED_MS)) return;
 	let stats: DurationStats | undefined;
 	for (let i = 0; i < thePlan.steps.length; i++) {
 		const d = outcome.durations[i];

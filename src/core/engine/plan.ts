@@ -23,6 +23,11 @@ export interface PlannedStep {
 	readonly touches: Touches;
 	/** Why this step must be approved before it runs, or undefined. */
 	readonly approval: string | undefined;
+	/**
+	 * Nothing to arrange around it: no approval, parameters known now, no external effect, no writes (no path
+	 * locks), no retry, timeout or budget. The run takes a shorter path for such steps (see RunExecution.isPlain).
+	 */
+	readonly plain: boolean;
 }
 
 export interface RunSettings {
@@ -37,6 +42,8 @@ export interface Plan {
 	readonly steps: PlannedStep[];
 	readonly settings: RunSettings;
 	readonly priority: Int32Array;
+	/** Every step has the same priority: the ready queue orders by critical path alone. */
+	readonly uniformPriority: boolean;
 	readonly runIf: Uint8Array;
 	/** Each step's `undo` compensation, by id (only steps that have one), for the run record. */
 	readonly undo: Record<string, UndoCommand>;
@@ -100,6 +107,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 	let expected: Map<string, number> | undefined;
 	let learned: Map<string, number> | undefined;
 	let hasAgentSteps = false;
+	let uniformPriority = true;
 	let lastType: string | undefined;
 	let lastOperation: string | undefined;
 	let op: OperationSpec<never> | undefined;
@@ -114,6 +122,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		}
 		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
 		priority[i] = ins.priority;
+		if (ins.priority !== priority[0]) uniformPriority = false;
 		runIf[i] = ins.run_if === undefined ? RUN_IF_CODE.success : RUN_IF_CODE[ins.run_if];
 		if (ins.undo) undo[ins.id] = ins.undo;
 		// Durations: the mean of past runs, else (agent steps) what was learned, else what the parameters say.
@@ -129,7 +138,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		steps[i] = planStep(i, ins, op, structure.levelOf(i), scope, opts.sandbox, known);
 	}
 	const graph = withDurations(structure, instructions, combineDurations(opts.durations, learned, expected));
-	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf, undo, hasAgentSteps };
+	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, uniformPriority, runIf, undo, hasAgentSteps };
 }
 
 /**
@@ -165,7 +174,7 @@ function planStep(
 		if (templated && isDynamic(ins.parameters)) {
 			// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
 			const partial = substitutePartially(ins.parameters, scope);
-			return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, partial);
+			return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, false, partial);
 		}
 		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;
 		const parsed = op.params.safeParse(raw);
@@ -178,7 +187,14 @@ function planStep(
 	}
 	const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
 	const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, sandbox) : undefined);
-	return new Step(i, ins, op, level, staticParams, false, touches, approval, undefined);
+	const plain =
+		approval === undefined &&
+		op.effect !== 'external' &&
+		touches.writes.length === 0 &&
+		ins.retry === undefined &&
+		ins.timeout_ms === undefined &&
+		ins.budget === undefined;
+	return new Step(i, ins, op, level, staticParams, false, touches, approval, plain, undefined);
 }
 
 /** A planned step; its one-line summary is built only when something shows it. */
@@ -193,6 +209,7 @@ class Step implements PlannedStep {
 		readonly dynamic: boolean,
 		readonly touches: Touches,
 		readonly approval: string | undefined,
+		readonly plain: boolean,
 		/** A dynamic step's parameters with what is known substituted (for its summary). */
 		private readonly partial: unknown,
 	) {}

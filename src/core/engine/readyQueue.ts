@@ -6,7 +6,8 @@ export class ReadyQueue {
 
 	constructor(
 		capacity: number,
-		private readonly priority: ArrayLike<number>,
+		/** Undefined when every step has the same priority: one comparison less at each level of the heap. */
+		private readonly priority: ArrayLike<number> | undefined,
 		private readonly remaining: ArrayLike<number>,
 	) {
 		this.heap = new Int32Array(Math.max(1, capacity));
@@ -53,9 +54,12 @@ export class ReadyQueue {
 	}
 
 	private before(a: number, b: number): boolean {
-		const pa = this.priority[a];
-		const pb = this.priority[b];
-		if (pa !== pb) return pa < pb;
+		const priority = this.priority;
+		if (priority !== undefined) {
+			const pa = priority[a];
+			const pb = priority[b];
+			if (pa !== pb) return pa < pb;
+		}
 		const ra = this.remaining[a];
 		const rb = this.remaining[b];
 		if (ra !== rb) return ra > rb;

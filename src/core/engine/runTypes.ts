@@ -14,6 +14,8 @@ import type { Plan } from './plan';
 /** The part of the journal a run writes to. */
 export interface RunJournal {
 	append(record: JournalRecord): void;
+	/** A record already serialized: exactly JSON.stringify of a record of type `t` (see StepEndsBatch). */
+	appendJson(t: JournalRecord['t'], json: string): void;
 	flush(): Promise<void>;
 }
 
@@ -78,6 +80,8 @@ export interface RunOutcome {
 	message?: string;
 	/** Step durations (ms) measured in this run, by index, NaN where not run. */
 	durations: Float64Array;
+	/** The longest of them that succeeded (0 when none did). */
+	longestMs?: number;
 	/** LLM tokens and cost, when the run made calls. */
 	usage?: RunUsage;
 }

@@ -28,6 +28,8 @@ export interface SchedulerGraph {
 	readonly dependentList: ArrayLike<number>;
 	/** Lower runs first among ready steps. */
 	readonly priority: ArrayLike<number>;
+	/** Every step has the same priority (then only `remaining` orders them). */
+	readonly uniformPriority?: boolean;
 	/** Longest remaining path (estimated duration) from each step, itself included: longer first. */
 	readonly remaining: ArrayLike<number>;
 	/** RUN_IF_CODE per step. */
@@ -79,7 +81,7 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	const waiting = new Int32Array(n); // dependencies not yet final
 	const badDep = new Int32Array(n).fill(-1); // first dependency that did not succeed
 	const sequential = opts.mode === 'sequential';
-	const queue = new ReadyQueue(Math.min(n, 1024), graph.priority, sequential ? new Float64Array(n) : graph.remaining);
+	const queue = new ReadyQueue(Math.min(n, 1024), graph.uniformPriority ? undefined : graph.priority, sequential ? new Float64Array(n) : graph.remaining);
 	const max = sequential ? 1 : Math.max(1, opts.concurrency);
 	let limit = max;
 	let successStreak = 0;

@@ -57,7 +57,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
 	const what = opts.what ?? 'state file';
 	const temp = tempNameFor(file);
-	const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+	const bytes = typeof data === 'string' ? utf8(data) : data;
 	let created = false;
 	try {
 		const fh = await open(temp, 'wx', opts.mode ?? 0o644);
@@ -77,6 +77,14 @@ export async function writeFileAtomic(
 		if (created) await unlink(temp).catch(() => undefined);
 		throw ioError(what, file, err);
 	}
+}
+
+/**
+ * A string's UTF-8 bytes. An ASCII string (UTF-8 as long as the string) is copied as Latin-1 instead, the same
+ * bytes without the encoder: several milliseconds less for a 10 MB workflow snapshot.
+ */
+function utf8(text: string): Buffer {
+	return Buffer.byteLength(text) === text.length ? Buffer.from(text, 'latin1') : Buffer.from(text);
 }
 
 /** Serialize `value` as JSON (tab-indented, like the rest of the repository) and write it atomically. */

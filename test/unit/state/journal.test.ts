@@ -3,7 +3,7 @@ import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../../src/core/errors';
 import { stateIo } from '../../../src/core/state/io';
-import { JOURNAL_MAGIC, Journal, encodeRecord, readJournal } from '../../../src/core/state/journal';
+import { JOURNAL_MAGIC, Journal, StepEndsBatch, encodeRecord, readJournal } from '../../../src/core/state/journal';
 import type { JournalRecord } from '../../../src/core/state/records';
 import { tempDir } from '../../helpers/tmp';
 import { withFullDisk } from './helpers';
@@ -214,6 +214,32 @@ describe('journal', () => {
 		await assert.rejects(j.flush(), /no space for the run folder/);
 		await assert.rejects(j.close(), /no space for the run folder/);
 		assert.equal(statSync(file).size, 0);
+	});
+
+	it('a StepEndsBatch writes exactly what JSON.stringify writes for a step-ends record, and the journal reads it back', async () => {
+		const items: [string, number, number, number, unknown][] = [
+			['a', 1, 1_700_000_000_000, 0, null],
+			['b.2', 1, 1_700_000_000_000, 0, null],
+			['c-3_x', 2, 1_700_000_000_001, 12.5, null],
+			['ünï "quoted"\\', 1, 1_700_000_000_001, 0, null],
+			['d', 1, -0, -0, { nested: ['x', 1, null], s: 'line\nbreak' }],
+			['e', 1, Number.NaN, Number.POSITIVE_INFINITY, null],
+			['f', 3, 5, 1e21, 'text'],
+			['g', 1, 5, 0, 0],
+			['h', 1, 5, 0, false],
+		];
+		const batch = new StepEndsBatch();
+		for (const it of items) batch.add(...it);
+		assert.equal(batch.count, items.length);
+		const json = batch.take();
+		assert.equal(json, JSON.stringify({ t: 'step-ends', items }));
+		assert.equal(batch.count, 0);
+		assert.equal(batch.take(), JSON.stringify({ t: 'step-ends', items: [] }));
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.open(file);
+		j.appendJson('step-ends', json);
+		await j.close();
+		assert.deepEqual((await readJournal(file)).records, [JSON.parse(json)]);
 	});
 
 	it('append after close is refused', async () => {
