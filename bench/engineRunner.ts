@@ -101,13 +101,13 @@ function instrumentJournal(): JournalCounters {
 	type Proto = {
 		append(this: Journal, rec: JournalRecord): void;
 		/** Records serialized by the caller (batched pure step ends): counted with the others, by type. */
-		appendJson?(this: Journal, t: JournalRecord['t'], json: string): void;
+		appendPayload?(this: Journal, t: JournalRecord['t'], payload: Uint8Array): void;
 		commit(this: Journal, batch: string[], target: number): Promise<void>;
 		pending: string[];
 	};
 	const proto = Journal.prototype as unknown as Proto;
 	const append = proto.append;
-	const appendJson = proto.appendJson;
+	const appendPayload = proto.appendPayload;
 	const commit = proto.commit;
 	const count = (journal: Journal, t: string, ms: number) => {
 		const pending = (journal as unknown as Partial<Proto>).pending;
@@ -120,10 +120,10 @@ function instrumentJournal(): JournalCounters {
 		append.call(this, rec);
 		count(this, rec.t, performance.now() - t);
 	};
-	if (appendJson) {
-		proto.appendJson = function (type, json) {
+	if (appendPayload) {
+		proto.appendPayload = function (type, payload) {
 			const t = performance.now();
-			appendJson.call(this, type, json);
+			appendPayload.call(this, type, payload);
 			count(this, type, performance.now() - t);
 		};
 	}

@@ -14,8 +14,8 @@ import type { Plan } from './plan';
 /** The part of the journal a run writes to. */
 export interface RunJournal {
 	append(record: JournalRecord): void;
-	/** A record already serialized: exactly JSON.stringify of a record of type `t` (see StepEndsBatch). */
-	appendJson(t: JournalRecord['t'], json: string): void;
+	/** A record already serialized: the UTF-8 bytes of JSON.stringify of a record of type `t` (see StepEndsBatch). */
+	appendPayload(t: JournalRecord['t'], payload: Uint8Array): void;
 	flush(): Promise<void>;
 }
 

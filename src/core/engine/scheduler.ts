@@ -90,6 +90,9 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	let stopping = false;
 	let cancelled = opts.signal?.aborted ?? false;
 	const work: number[] = []; // steps that just became final and must release their dependents
+	// Locals, not property loads, in the per-step paths (which run cold, in the interpreter, for the first thousands).
+	const { depStart, depList, dependentStart, dependentList, runIf } = graph;
+	const adaptive = opts.mode === 'adaptive';
 
 	return new Promise<SchedulerResult>((resolve) => {
 		let done = false;
@@ -123,12 +126,12 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 
 		const makeReady = (i: number) => {
 			const bad = badDep[i];
-			const runIf = graph.runIf[i];
-			if (bad >= 0 && runIf === RUN_IF_CODE.success) {
+			const when = runIf[i];
+			if (bad >= 0 && when === RUN_IF_CODE.success) {
 				const why = status[bad] === Status.Failed ? 'failed' : status[bad] === Status.Cancelled ? 'was cancelled' : 'was skipped';
 				return settle(i, Status.Skipped, `dependency ${opts.nameOf(bad)} ${why}`);
 			}
-			if (bad < 0 && runIf === RUN_IF_CODE.failure) {
+			if (bad < 0 && when === RUN_IF_CODE.failure) {
 				return settle(i, Status.Skipped, 'run_if "failure": no dependency failed');
 			}
 			status[i] = Status.Queued;
@@ -143,23 +146,23 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			work.push(i);
 		};
 
-		const release = () => {
-			// Iterative: a chain of skips 100,000 long must not grow the stack.
-			while (work.length > 0) {
-				const i = work.pop()!;
-				const ok = status[i] === Status.Succeeded;
-				const list = graph.dependentList;
-				for (let k = graph.dependentStart[i], end = graph.dependentStart[i + 1]; k < end; k++) {
-					const d = list[k];
-					if (status[d] !== Status.Pending) continue;
-					if (!ok && badDep[d] < 0) badDep[d] = i;
-					if (--waiting[d] === 0 && !cancelled) makeReady(d);
-				}
+		/** Counts step i as final for its dependents; those now ready are queued (or settled: see release). */
+		const releaseOne = (i: number) => {
+			const ok = status[i] === Status.Succeeded;
+			for (let k = dependentStart[i], end = dependentStart[i + 1]; k < end; k++) {
+				const d = dependentList[k];
+				if (status[d] !== Status.Pending) continue;
+				if (!ok && badDep[d] < 0) badDep[d] = i;
+				if (--waiting[d] === 0 && !cancelled) makeReady(d);
 			}
 		};
 
+		const release = () => {
+			// Iterative: a chain of skips 100,000 long must not grow the stack.
+			while (work.length > 0) releaseOne(work.pop()!);
+		};
+
 		const adapt = (outcome: Outcome) => {
-			if (opts.mode !== 'adaptive') return;
 			if (outcome === Status.Failed) {
 				successStreak = 0;
 				const next = Math.max(1, Math.ceil(limit / 2));
@@ -184,10 +187,10 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				if (firstFailure < 0) firstFailure = i;
 				if (opts.onFailure !== 'continue') stopping = true;
 			}
-			adapt(outcome);
+			if (adaptive) adapt(outcome);
 			if (!cancelled) {
-				work.push(i);
-				release();
+				releaseOne(i);
+				if (work.length > 0) release();
 			}
 			dispatch();
 		};
@@ -195,7 +198,7 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 		const dispatch = () => {
 			while (running < limit && queue.length > 0 && !cancelled) {
 				const i = queue.pop();
-				if (stopping && graph.runIf[i] === RUN_IF_CODE.success) {
+				if (stopping && runIf[i] === RUN_IF_CODE.success) {
 					settle(i, Status.Skipped, `not started: the run stops after ${opts.nameOf(firstFailure)} failed`);
 					release();
 					continue;
@@ -213,14 +216,12 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 
 		// Seed: count unfinished dependencies; steps carried over as final release their dependents.
 		for (let i = 0; i < n; i++) {
-			if (isFinal(status[i])) {
-				continue;
-			}
+			if (status[i] >= Status.Succeeded) continue; // final (isFinal, inlined: this loop runs once, cold)
 			status[i] = Status.Pending;
 			let w = 0;
-			for (let k = graph.depStart[i], end = graph.depStart[i + 1]; k < end; k++) {
-				const d = graph.depList[k];
-				if (isFinal(status[d])) {
+			for (let k = depStart[i], end = depStart[i + 1]; k < end; k++) {
+				const d = depList[k];
+				if (status[d] >= Status.Succeeded) {
 					if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
 				} else {
 					w++;

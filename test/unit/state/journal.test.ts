@@ -216,7 +216,7 @@ describe('journal', () => {
 		assert.equal(statSync(file).size, 0);
 	});
 
-	it('a StepEndsBatch writes exactly what JSON.stringify writes for a step-ends record, and the journal reads it back', async () => {
+	it('a StepEndsBatch writes exactly the UTF-8 of JSON.stringify of its step-ends record, and the journal reads it back', async () => {
 		const items: [string, number, number, number, unknown][] = [
 			['a', 1, 1_700_000_000_000, 0, null],
 			['b.2', 1, 1_700_000_000_000, 0, null],
@@ -226,20 +226,43 @@ describe('journal', () => {
 			['e', 1, Number.NaN, Number.POSITIVE_INFINITY, null],
 			['f', 3, 5, 1e21, 'text'],
 			['g', 1, 5, 0, 0],
-			['h', 1, 5, 0, false],
+			['h', 1, -5, 2 ** 53, false],
+			['i', 1, -1_700_000_000_000, 9, null],
+			['tab\there', 1, 5, 0, null],
+			['', 1, 1_700_000_000_001, 0, null],
 		];
 		const batch = new StepEndsBatch();
 		for (const it of items) batch.add(...it);
 		assert.equal(batch.count, items.length);
-		const json = batch.take();
-		assert.equal(json, JSON.stringify({ t: 'step-ends', items }));
+		const payload = batch.take();
+		assert.equal(payload.toString('utf8'), JSON.stringify({ t: 'step-ends', items }));
 		assert.equal(batch.count, 0);
-		assert.equal(batch.take(), JSON.stringify({ t: 'step-ends', items: [] }));
+		assert.equal(batch.take().toString('utf8'), JSON.stringify({ t: 'step-ends', items: [] }));
 		const file = join(tempDir(), 'journal.log');
 		const j = await Journal.open(file);
-		j.appendJson('step-ends', json);
+		j.appendPayload('step-ends', payload);
 		await j.close();
-		assert.deepEqual((await readJournal(file)).records, [JSON.parse(json)]);
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'step-ends', items: JSON.parse(JSON.stringify(items)) }]);
+	});
+
+	it('a StepEndsBatch matches JSON.stringify on random batches, large ones included', () => {
+		let seed = 7;
+		const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+		const pick = <T,>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+		const batch = new StepEndsBatch();
+		for (let round = 0; round < 20; round++) {
+			const items: [string, number, number, number, unknown][] = [];
+			const size = round === 0 ? 5000 : Math.floor(rand() * 300);
+			let at = 1_700_000_000_000;
+			for (let k = 0; k < size; k++) {
+				if (rand() < 0.3) at += Math.floor(rand() * 3);
+				const id = rand() < 0.9 ? `s${k}.${Math.floor(rand() * 99)}` : pick(['é', 'a"b', 'x\\y', '\u0001', '\ud800', 'ok-1']);
+				const num = () => (rand() < 0.9 ? Math.floor(rand() * 100) : pick([0.5, -3, -0, 1e21, 2 ** 53 + 2, Number.NaN, -Infinity, 123_456_789_012]));
+				items.push([id, 1 + Math.floor(rand() * 3), rand() < 0.95 ? at : num(), num(), rand() < 0.9 ? null : pick([1, 'o', { a: [1] }, true, [null]])]);
+			}
+			for (const it of items) batch.add(...it);
+			assert.equal(batch.take().toString('utf8'), JSON.stringify({ t: 'step-ends', items }), `round ${round}`);
+		}
 	});
 
 	it('append after close is refused', async () => {
