@@ -1,6 +1,6 @@
 // What an earlier attempt of a run left: rebuilt from its journal so resume neither repeats nor forgets work.
 import { StateError } from '../errors';
-import type { JournalRecord } from '../state/records';
+import { forEachStepEnd, type JournalRecord } from '../state/records';
 import type { Plan } from './plan';
 import { Status } from './scheduler';
 
@@ -69,12 +69,12 @@ export function reconstruct(records: readonly JournalRecord[], plan: Plan): Resu
 				break;
 			}
 			case 'step-ends':
-				for (const [id, , , , output] of r.items) {
+				forEachStepEnd(r, (id, _attempt, _at, _durationMs, output) => {
 					const i = indexOf.get(id);
-					if (i === undefined) continue;
+					if (i === undefined) return;
 					initial[i] = Status.Succeeded;
 					outputs.set(i, output ?? null);
-				}
+				});
 				break;
 			case 'step-params': {
 				const i = indexOf.get(r.id);

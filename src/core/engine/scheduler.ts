@@ -93,6 +93,7 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	// Locals, not property loads, in the per-step paths (which run cold, in the interpreter, for the first thousands).
 	const { depStart, depList, dependentStart, dependentList, runIf } = graph;
 	const adaptive = opts.mode === 'adaptive';
+	const onQueued = hooks.onQueued;
 
 	return new Promise<SchedulerResult>((resolve) => {
 		let done = false;
@@ -135,7 +136,7 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				return settle(i, Status.Skipped, 'run_if "failure": no dependency failed');
 			}
 			status[i] = Status.Queued;
-			hooks.onQueued?.(i);
+			if (onQueued) onQueued.call(hooks, i);
 			queue.push(i);
 		};
 
@@ -153,7 +154,13 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				const d = dependentList[k];
 				if (status[d] !== Status.Pending) continue;
 				if (!ok && badDep[d] < 0) badDep[d] = i;
-				if (--waiting[d] === 0 && !cancelled) makeReady(d);
+				if (--waiting[d] !== 0 || cancelled) continue;
+				// makeReady's commonest case, written out: every dependency succeeded and the step runs on success.
+				if (badDep[d] < 0 && runIf[d] === RUN_IF_CODE.success) {
+					status[d] = Status.Queued;
+					if (onQueued) onQueued.call(hooks, d);
+					queue.push(d);
+				} else makeReady(d);
 			}
 		};
 

@@ -47,139 +47,57 @@ function encodePayload(payload: Uint8Array): Buffer {
 	return line;
 }
 
-const STEP_ENDS_HEAD = Buffer.from('{"t":"step-ends","items":[');
-const NULL_ITEM_END = Buffer.from(',null]');
-
 /**
- * Successful ends of pure steps, kept as numbers until the batch is written: a 100,000-step run ends 100,000 of them,
- * and per step this costs a few stores instead of an array or a string. take() writes the record's bytes directly:
- * exactly the UTF-8 of JSON.stringify({ t: 'step-ends', items }), with each millisecond's timestamp printed once.
- * Items the direct writer cannot print exactly (other ids, numbers that are not safe integers, outputs other than
- * null) go through JSON.stringify.
+ * Successful ends of pure steps, batched into one 'step-ends' record written column-wise (see records.ts): a
+ * 100,000-step run ends 100,000 of them, and columns of small integers are what JSON.stringify prints fastest (no
+ * array per step, times as milliseconds after the batch's first, no JavaScript loop over the ends to print them:
+ * such a loop runs cold, in the interpreter, for the first batches of a run).
  */
 export class StepEndsBatch {
 	private ids: string[] = [];
-	private attempts = new Float64Array(256);
-	private ats = new Float64Array(256);
-	private durations = new Float64Array(256);
-	/** Outputs other than null, by position. */
-	private outputs: Map<number, unknown> | undefined;
-	/** Items added since the last take(). */
-	count = 0;
+	private attempts: number[] = [];
+	/** Milliseconds after `base`; absolute (base 0) once a time that is not a whole millisecond came. */
+	private at: number[] = [];
+	private base = 0;
+	private durations: number[] = [];
+	/** Created at the first output other than null, with a null for each end before it. */
+	private outputs: unknown[] | undefined;
+
+	/** Ends added since the last take(). */
+	get count(): number {
+		return this.ids.length;
+	}
 
 	add(id: string, attempt: number, at: number, durationMs: number, output: unknown): void {
-		const k = this.count++;
-		if (k === this.ats.length) this.grow();
-		this.ids.push(id);
-		this.attempts[k] = attempt;
-		this.ats[k] = at;
-		this.durations[k] = durationMs;
-		if (output !== null) (this.outputs ??= new Map()).set(k, output);
-	}
-
-	/** The record's payload, and a fresh start. */
-	take(): Buffer {
-		// One loop over locals: this runs cold in a fresh process, where every call and property load costs.
-		const n = this.count;
-		const { ids, attempts, ats, durations, outputs } = this;
-		let buf: Buffer = Buffer.allocUnsafe(STEP_ENDS_HEAD.length + 8 + n * 64);
-		let p = STEP_ENDS_HEAD.copy(buf, 0);
-		let lastAt = Number.NaN;
-		let atStart = 0;
-		let atEnd = 0;
-		for (let k = 0; k < n; k++) {
-			const id = ids[k];
-			if (buf.length - p < id.length + 80) buf = grown(buf, p, id.length + 80);
-			if (k > 0) buf[p++] = 0x2c;
-			const start = p;
-			const attempt = attempts[k];
-			const at = ats[k];
-			const durationMs = durations[k];
-			const output = outputs !== undefined && outputs.has(k) ? outputs.get(k) : null;
-			if (output === null && Number.isSafeInteger(attempt) && Number.isSafeInteger(at) && Number.isSafeInteger(durationMs)) {
-				buf[p++] = 0x5b; // ["
-				buf[p++] = 0x22;
-				let plain = true;
-				for (let c = 0; c < id.length; c++) {
-					const ch = id.charCodeAt(c);
-					if (!((ch >= 0x61 && ch <= 0x7a) || (ch >= 0x30 && ch <= 0x39) || (ch >= 0x41 && ch <= 0x5a) || ch === 0x5f || ch === 0x2e || ch === 0x2d)) {
-						plain = false;
-						break;
-					}
-					buf[p++] = ch;
-				}
-				if (plain) {
-					buf[p++] = 0x22; // ",
-					buf[p++] = 0x2c;
-					p = writeInt(buf, p, attempt);
-					buf[p++] = 0x2c;
-					if (at === lastAt) {
-						buf.copyWithin(p, atStart, atEnd);
-						p += atEnd - atStart;
-					} else {
-						lastAt = at;
-						atStart = p;
-						p = writeInt(buf, p, at);
-						atEnd = p;
-					}
-					buf[p++] = 0x2c;
-					p = writeInt(buf, p, durationMs);
-					p += NULL_ITEM_END.copy(buf, p); // ,null]
-					continue;
-				}
-				p = start;
-			}
-			const text = JSON.stringify([id, attempt, at, durationMs, output]);
-			if (buf.length - p < text.length * 3 + 8) buf = grown(buf, p, text.length * 3 + 8);
-			p += buf.write(text, p, 'utf8');
+		const k = this.ids.length;
+		if (k === 0) this.base = Number.isSafeInteger(at) ? at : 0;
+		else if (this.base !== 0 && !Number.isSafeInteger(at)) {
+			// Keep every time exact: absolute times for this batch.
+			for (let j = 0; j < k; j++) this.at[j] += this.base;
+			this.base = 0;
 		}
-		// ]} — room for it was kept by every check above (each keeps 8 bytes spare), and by the first allocation.
-		buf[p++] = 0x5d;
-		buf[p++] = 0x7d;
+		this.ids.push(id);
+		this.attempts.push(attempt);
+		this.at.push(at - this.base);
+		this.durations.push(durationMs);
+		if (output !== null) {
+			this.outputs ??= new Array<unknown>(k).fill(null);
+			this.outputs.push(output);
+		} else if (this.outputs) this.outputs.push(null);
+	}
+
+	/** The record's payload (the UTF-8 of its JSON), and a fresh start. */
+	take(): Buffer {
+		const rec: JournalRecord = { t: 'step-ends', base: this.base, ids: this.ids, attempts: this.attempts, at: this.at, durations: this.durations };
+		if (this.outputs) rec.outputs = this.outputs;
+		const payload = Buffer.from(JSON.stringify(rec));
 		this.ids = [];
+		this.attempts = [];
+		this.at = [];
+		this.durations = [];
 		this.outputs = undefined;
-		this.count = 0;
-		return buf.subarray(0, p);
+		return payload;
 	}
-
-	private grow(): void {
-		const size = this.ats.length * 2;
-		const more = (a: Float64Array) => {
-			const b = new Float64Array(size);
-			b.set(a);
-			return b;
-		};
-		this.attempts = more(this.attempts);
-		this.ats = more(this.ats);
-		this.durations = more(this.durations);
-	}
-}
-
-/** A copy of buf's first `used` bytes with room for `more` after them. */
-function grown(buf: Buffer, used: number, more: number): Buffer {
-	const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, used + more));
-	buf.copy(bigger, 0, 0, used);
-	return bigger;
-}
-
-/** Writes a safe integer in decimal at p, as JSON prints it (-0 as 0); returns the end (at most 17 bytes). */
-function writeInt(buf: Buffer, p: number, x: number): number {
-	if (x < 0) {
-		buf[p++] = 0x2d;
-		x = -x;
-	}
-	if (x < 10) {
-		buf[p] = 0x30 + x;
-		return p + 1;
-	}
-	let end = p;
-	for (let y = x; y >= 1; y = Math.floor(y / 10)) end++;
-	for (let q = end; x >= 1; ) {
-		const next = Math.floor(x / 10);
-		buf[--q] = 0x30 + (x - next * 10);
-		x = next;
-	}
-	return end;
 }
 
 /** Validate the line [start, nl) and return its record (or true when !parse), or why it is bad. */

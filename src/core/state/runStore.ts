@@ -15,7 +15,7 @@ import type { RunStatus, RunUsage } from '../engine/events';
 import { fsyncDir, ioError, readJsonFileIfExists, writeJsonAtomic } from './atomicFs';
 import { isMissing } from './io';
 import { readJournal } from './journal';
-import type { JournalRecord } from './records';
+import { forEachStepEnd, type JournalRecord } from './records';
 import { RUN_LOCK_FILE, runLockHolder } from './runLock';
 
 export const STATE_DIR_NAME = '.quantum';
@@ -163,7 +163,7 @@ export function summarizeJournal(runId: string, records: readonly JournalRecord[
 				last.set(rec.id, rec.status);
 				break;
 			case 'step-ends':
-				for (const item of rec.items) last.set(item[0], 'succeeded');
+				forEachStepEnd(rec, (id) => last.set(id, 'succeeded'));
 				break;
 			case 'run-end':
 				ended = true;
