@@ -67,6 +67,13 @@ export interface SchedulerResult {
 	cancelled: boolean;
 }
 
+/**
+ * Steps started between two turns of the event loop, at most. Steps that finish without waiting (a pure step
+ * resolves at once) would otherwise run as one chain of microtasks, holding back every I/O completion, timer and
+ * signal until the whole run is done: the journal's commits, a cancellation, the run's own start-up writes.
+ */
+export const STARTS_PER_TURN = 256;
+
 export function isFinal(status: number): boolean {
 	return status >= Status.Succeeded;
 }
@@ -202,8 +209,25 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			dispatch();
 		};
 
+		let startedThisTurn = 0;
+		let yielding = false;
+		const resume = () => {
+			yielding = false;
+			startedThisTurn = 0;
+			dispatch();
+		};
+
 		const dispatch = () => {
 			while (running < limit && queue.length > 0 && !cancelled) {
+				if (startedThisTurn >= STARTS_PER_TURN) {
+					// Let the event loop turn (see STARTS_PER_TURN); dispatching resumes right after.
+					if (!yielding) {
+						yielding = true;
+						setImmediate(resume);
+					}
+					return;
+				}
+				startedThisTurn++;
 				const i = queue.pop();
 				if (stopping && runIf[i] === RUN_IF_CODE.success) {
 					settle(i, Status.Skipped, `not started: the run stops after ${opts.nameOf(firstFailure)} failed`);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { StateError } from '../errors';
-import { writeFileAtomic } from '../state/atomicFs';
+import { publishFile, type PublishedFile } from '../state/atomicFs';
 import type { JournalRecord } from '../state/records';
 import { runPaths } from '../state/runStore';
 import { loadWorkflowFile, parseWorkflowText } from '../workflow/parse';
@@ -35,12 +35,11 @@ export async function snapshotBytes(workflow: Workflow): Promise<Buffer | string
 }
 
 /**
- * Writes the snapshot into the run folder (atomically; the folder's fsync is left to the caller, which syncs the run
- * folder once for everything it creates there) and returns its name for the run record.
+ * Puts the snapshot in the run folder (SNAPSHOT_FILE, renamed into place at once); it is durable once the returned
+ * sync() and the folder's fsync are done, which the run's header, the only record naming it, waits for.
  */
-export async function writeSnapshot(runDir: string, bytes: Buffer | string): Promise<string> {
-	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot', syncFolder: false });
-	return SNAPSHOT_FILE;
+export function writeSnapshot(runDir: string, bytes: Buffer | string): Promise<PublishedFile> {
+	return publishFile(path.join(runDir, SNAPSHOT_FILE), bytes, 'workflow snapshot');
 }
 
 /**

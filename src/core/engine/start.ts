@@ -52,14 +52,20 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 		const unlock = await lock?.catch(() => undefined);
 		await unlock?.();
 	};
-	// Before the header: the lock and the snapshot, then the run folder's fsync for its new entries (lock, journal,
-	// snapshot); the fsyncs of the folders above it (the run folder's own entry) run meanwhile.
+	// Before the header: the lock and the snapshot in place, then everything durable at once: the snapshot's content
+	// and the new folder entries (the run folder's fsync: lock, journal, snapshot; the folders above it: the run
+	// folder's own entry). Their small writes are synchronous, so this needs few turns of the event loop.
 	const journal = await Journal.create(paths.journal, async () => {
-		const above = syncFolders();
-		above.catch(() => undefined); // awaited below
 		lock = acquireRunLock(paths.dir, 'run', { syncFolder: false });
-		await Promise.all([lock, source === undefined ? undefined : writeSnapshot(paths.dir, source)]);
-		await Promise.all([above, fsyncDir(paths.dir)]);
+		const snapshot = source === undefined ? undefined : writeSnapshot(paths.dir, source);
+		try {
+			await lock;
+		} catch (err) {
+			await snapshot?.then((s) => s.close(), () => undefined);
+			throw err;
+		}
+		const published = await snapshot;
+		await Promise.all([published?.sync(), syncFolders(), fsyncDir(paths.dir)]);
 	});
 	journal.append({
 		t: 'run',

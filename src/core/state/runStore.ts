@@ -8,6 +8,7 @@
 //   .quantum/runs/<runId>/lock         held by the process executing or rolling back the run
 //   .quantum/checkpoints/<name>/       manifest.json + blobs/<sha> (see checkpoints.ts)
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
@@ -81,8 +82,9 @@ export async function makeRunDir(stateDir: string, runId: string): Promise<{ pat
 	const paths = runPaths(stateDir, runId);
 	let madeRuns: string | undefined;
 	try {
-		madeRuns = await mkdir(runsDir(stateDir), { recursive: true });
-		await mkdir(paths.dir);
+		// Synchronous (see io.ts): two directory entries, no wait for the device.
+		madeRuns = mkdirSync(runsDir(stateDir), { recursive: true });
+		mkdirSync(paths.dir);
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StateError('io', `run ${runId} already exists in ${runsDir(stateDir)}`);
 		throw ioError('run folder', paths.dir, err);
