@@ -42,11 +42,12 @@ export async function recordDurations(ctx: EngineContext, thePlan: Plan, outcome
 	// Only worth it for steps that take time: a 100,000-step run of no-ops would only bloat stats.json.
 	if (outcome.longestMs !== undefined && !(outcome.longestMs >= MIN_RECORDED_MS)) return;
 	let stats: DurationStats | undefined;
-	for (let i = 0; i < thePlan.steps.length; i++) {
+	const instructions = thePlan.workflow.instructions;
+	for (let i = 0; i < instructions.length; i++) {
 		const d = outcome.durations[i];
 		if (!(d >= MIN_RECORDED_MS)) continue;
 		stats ??= await DurationStats.load(ctx.stateDir);
-		stats.record(durationKey(thePlan.workflow, thePlan.steps[i].instruction.id), d);
+		stats.record(durationKey(thePlan.workflow, instructions[i].id), d);
 	}
 	await stats?.save().catch((err) => ctx.services.logger.log('warn', 'state', describeError(err)));
 }

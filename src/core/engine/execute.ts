@@ -143,7 +143,7 @@ function summaryOf(runId: string, thePlan: Plan, meta: OpenedRun['meta'], outcom
 		status: outcome.status,
 		durationMs: outcome.durationMs,
 		steps: {
-			total: thePlan.steps.length,
+			total: thePlan.ops.length,
 			succeeded: outcome.counts.succeeded ?? 0,
 			failed: outcome.counts.failed ?? 0,
 			skipped: outcome.counts.skipped ?? 0,

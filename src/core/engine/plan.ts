@@ -39,7 +39,16 @@ export interface RunSettings {
 export interface Plan {
 	readonly workflow: Workflow;
 	readonly graph: Graph;
-	readonly steps: PlannedStep[];
+	/** Every step planned. A plain step's entry is built when first asked for: a run of plain steps needs none. */
+	readonly steps: readonly PlannedStep[];
+	/** Step i planned (built on first use for a plain step). */
+	step(index: number): PlannedStep;
+	/** What a run needs of each step without its PlannedStep: its operation... */
+	readonly ops: readonly OperationSpec<never>[];
+	/** ...its parameters as parsed now (undefined when they are resolved at run time)... */
+	readonly params: readonly unknown[];
+	/** ...and 1 where it is plain (see PlannedStep.plain). */
+	readonly plain: Uint8Array;
 	readonly settings: RunSettings;
 	readonly priority: Int32Array;
 	/** Every step has the same priority: the ready queue orders by critical path alone. */
@@ -91,7 +100,9 @@ export interface PlanOptions {
 
 /**
  * Plans every step in one pass (a 10,000-step plan runs mostly cold code, where each extra pass costs milliseconds):
- * its operation, parameters (reusing what validation parsed), touches, approval, and the duration estimates.
+ * its operation, parameters (reusing what validation parsed), touches, approval, and the duration estimates. Plain
+ * steps get no PlannedStep object until one is asked for: 100,000 of them would be 10 MB for the young generation
+ * to copy during the run that follows.
  */
 export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 	const instructions = workflow.instructions;
@@ -101,8 +112,11 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 	const staticOf = staticParamsOf(workflow);
 	const priority = new Int32Array(n);
 	const runIf = new Uint8Array(n);
+	const plain = new Uint8Array(n);
+	const ops: OperationSpec<never>[] = new Array(n);
+	const params: unknown[] = new Array(n);
+	const built: (PlannedStep | undefined)[] = new Array(n);
 	const scope = staticScope(workflow, opts.workspace, opts.env);
-	const steps: PlannedStep[] = new Array(n);
 	const undo: Record<string, UndoCommand> = {};
 	let expected: Map<string, number> | undefined;
 	let learned: Map<string, number> | undefined;
@@ -121,6 +135,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 			if (ins.type === 'agent') hasAgentSteps = true;
 		}
 		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
+		ops[i] = op;
 		priority[i] = ins.priority;
 		if (ins.priority !== priority[0]) uniformPriority = false;
 		runIf[i] = ins.run_if === undefined ? RUN_IF_CODE.success : RUN_IF_CODE[ins.run_if];
@@ -135,10 +150,82 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 			const ms = opts.agentEstimate(ins);
 			if (ms !== undefined) (learned ??= new Map()).set(ins.id, ms);
 		}
-		steps[i] = planStep(i, ins, op, structure.levelOf(i), scope, opts.sandbox, known);
+		// The parameters: parsed by validation, else now, else (${steps...}, ${context...}) when the step starts.
+		const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
+		let staticParams = known;
+		if (staticParams === undefined) {
+			const templated = hasTemplates(ins.parameters);
+			if (templated && isDynamic(ins.parameters)) {
+				// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
+				const partial = substitutePartially(ins.parameters, scope);
+				built[i] = new Step(i, ins, op, structure.levelOf(i), undefined, true, tryTouches(op, partial), requested, false, partial);
+				continue;
+			}
+			staticParams = parseStatic(i, ins, op, templated ? substitute(ins.parameters, scope) : ins.parameters);
+		}
+		params[i] = staticParams;
+		const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
+		const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, opts.sandbox) : undefined);
+		if (isPlain(ins, op, touches, approval)) plain[i] = 1;
+		else built[i] = new Step(i, ins, op, structure.levelOf(i), staticParams, false, touches, approval, false, undefined);
 	}
 	const graph = withDurations(structure, instructions, combineDurations(opts.durations, learned, expected));
-	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, uniformPriority, runIf, undo, hasAgentSteps };
+	return new StepPlan(workflow, graph, resolveSettings(workflow, opts.settings), priority, uniformPriority, runIf, undo, hasAgentSteps, ops, params, plain, built);
+}
+
+/** The static part of PlannedStep.plain. */
+function isPlain(ins: Instruction, op: OperationSpec<never>, touches: Touches, approval: string | undefined): boolean {
+	return approval === undefined && op.effect !== 'external' && touches.writes.length === 0 && ins.retry === undefined && ins.timeout_ms === undefined && ins.budget === undefined;
+}
+
+function parseStatic(i: number, ins: Instruction, op: OperationSpec<never>, raw: unknown): unknown {
+	const parsed = op.params.safeParse(raw);
+	if (!parsed.success) {
+		throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
+			location: { path: `instructions[${i}].parameters` },
+		});
+	}
+	return parsed.data;
+}
+
+class StepPlan implements Plan {
+	private all: PlannedStep[] | undefined;
+
+	constructor(
+		readonly workflow: Workflow,
+		readonly graph: Graph,
+		readonly settings: RunSettings,
+		readonly priority: Int32Array,
+		readonly uniformPriority: boolean,
+		readonly runIf: Uint8Array,
+		readonly undo: Record<string, UndoCommand>,
+		readonly hasAgentSteps: boolean,
+		readonly ops: readonly OperationSpec<never>[],
+		readonly params: readonly unknown[],
+		readonly plain: Uint8Array,
+		private readonly built: (PlannedStep | undefined)[],
+	) {}
+
+	get steps(): readonly PlannedStep[] {
+		if (!this.all) {
+			const all: PlannedStep[] = new Array(this.ops.length);
+			for (let i = 0; i < all.length; i++) all[i] = this.step(i);
+			this.all = all;
+		}
+		return this.all;
+	}
+
+	step(i: number): PlannedStep {
+		let step = this.built[i];
+		if (step === undefined) {
+			// A plain step, exactly as planning would have built it (touches are a function of the parameters).
+			const op = this.ops[i];
+			const params = this.params[i];
+			const touches = op.touches ? op.touches(params as never) : NO_TOUCHES;
+			step = this.built[i] = new Step(i, this.workflow.instructions[i], op, this.graph.levelOf(i), params, false, touches, undefined, true, undefined);
+		}
+		return step;
+	}
 }
 
 /**
@@ -156,46 +243,6 @@ function combineDurations(
 }
 
 const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;
-
-function planStep(
-	i: number,
-	ins: Instruction,
-	op: OperationSpec<never>,
-	level: number,
-	scope: SubstitutionScope,
-	sandbox: Sandbox,
-	known: unknown,
-): PlannedStep {
-	const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
-	// The parser already parsed static parameters; a workflow read back from a journal is parsed again here.
-	let staticParams = known;
-	if (staticParams === undefined) {
-		const templated = hasTemplates(ins.parameters);
-		if (templated && isDynamic(ins.parameters)) {
-			// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
-			const partial = substitutePartially(ins.parameters, scope);
-			return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, false, partial);
-		}
-		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;
-		const parsed = op.params.safeParse(raw);
-		if (!parsed.success) {
-			throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
-				location: { path: `instructions[${i}].parameters` },
-			});
-		}
-		staticParams = parsed.data;
-	}
-	const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
-	const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, sandbox) : undefined);
-	const plain =
-		approval === undefined &&
-		op.effect !== 'external' &&
-		touches.writes.length === 0 &&
-		ins.retry === undefined &&
-		ins.timeout_ms === undefined &&
-		ins.budget === undefined;
-	return new Step(i, ins, op, level, staticParams, false, touches, approval, plain, undefined);
-}
 
 /** A planned step; its one-line summary is built only when something shows it. */
 class Step implements PlannedStep {

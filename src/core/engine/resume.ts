@@ -41,7 +41,7 @@ export interface ResumeState {
 
 /** Replays the journal over the plan: which steps are done (with outputs), which are in doubt. */
 export function reconstruct(records: readonly JournalRecord[], plan: Plan): ResumeState {
-	const n = plan.steps.length;
+	const n = plan.ops.length;
 	const indexOf = plan.graph.indexOf;
 	const initial = new Uint8Array(n);
 	const outputs = new Map<number, unknown>();
@@ -89,6 +89,6 @@ export function reconstruct(records: readonly JournalRecord[], plan: Plan): Resu
 		}
 	}
 	const inDoubt = new Set<number>();
-	for (const i of started) if (plan.steps[i].op.effect === 'external') inDoubt.add(i);
+	for (const i of started) if (plan.ops[i].effect === 'external') inDoubt.add(i);
 	return { initial, outputs, inDoubt, editedParams, context };
 }

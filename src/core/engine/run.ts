@@ -47,6 +47,7 @@ export class RunExecution {
 	private decisionSeq = 0;
 	readonly locks = new PathLocks();
 	private readonly childCounts = new Map<string, number>();
+	private readonly instructions: Instruction[];
 	private readonly pureEnds = new StepEndsBatch();
 	private readonly budget: RunBudget;
 	/** Why the run was stopped from inside (a budget's stop threshold); the run then ends failed, not cancelled. */
@@ -73,9 +74,10 @@ export class RunExecution {
 		this.journal = inputs.journal;
 		this.tx = inputs.tx;
 		this.context = inputs.context;
-		this.outputs = new Array(this.plan.steps.length);
+		this.instructions = this.plan.workflow.instructions;
+		this.outputs = new Array(this.instructions.length);
 		if (inputs.outputs) for (const [i, out] of inputs.outputs) this.outputs[i] = out;
-		this.durations = new Float64Array(this.plan.steps.length).fill(NaN);
+		this.durations = new Float64Array(this.instructions.length).fill(NaN);
 		this.signal = inputs.signal ? AbortSignal.any([inputs.signal, this.controller.signal]) : this.controller.signal;
 		const clock = this.services.clock;
 		this.now = clock === systemClock ? Date.now : () => clock.now();
@@ -176,7 +178,7 @@ export class RunExecution {
 		let id = parent.id;
 		let index = this.plan.graph.indexOf.get(id);
 		while (index === undefined && /\.\d+$/.test(id)) index = this.plan.graph.indexOf.get((id = id.replace(/\.\d+$/, '')));
-		return runToolStep(this, parent, index === undefined ? 0 : this.plan.steps[index].level, call, signal);
+		return runToolStep(this, parent, index === undefined ? 0 : this.plan.graph.levelOf(index), call, signal);
 	}
 
 	/** Stops the run from inside: running steps are aborted, the rest cancelled, and the run ends failed. */
@@ -218,7 +220,7 @@ export class RunExecution {
 	async execute(): Promise<RunOutcome> {
 		const { plan, services } = this;
 		const started = services.clock.now();
-		const n = plan.steps.length;
+		const n = this.instructions.length;
 		const events = services.events;
 		if (events.active) {
 			events.emit({
@@ -276,7 +278,7 @@ export class RunExecution {
 				signal: this.signal,
 				initial: this.inputs.initial,
 				loadProbe: services.loadProbe,
-				nameOf: (i) => plan.steps[i].instruction.id,
+				nameOf: (i) => this.instructions[i].id,
 			},
 		);
 		this.budget.stop();
@@ -310,7 +312,7 @@ export class RunExecution {
 		this.services.events.emit({
 			type: 'step',
 			runId: this.runId,
-			id: this.plan.steps[i].instruction.id,
+			id: this.instructions[i].id,
 			state,
 			attempt,
 			at: this.services.clock.now(),
@@ -320,22 +322,22 @@ export class RunExecution {
 	}
 
 	private finishUnrun(i: number, status: 'skipped' | 'cancelled', reason: string): void {
-		const id = this.plan.steps[i].instruction.id;
+		const id = this.instructions[i].id;
 		this.journal.append({ t: 'step-end', id, status, attempt: 0, at: this.services.clock.now(), durationMs: 0, error: reason });
 		if (this.services.events.active) this.emitStep(i, status, 0, undefined, reason);
 	}
 
 	private fail(i: number, attempt: number, started: number, err: unknown): Outcome {
-		const step = this.plan.steps[i];
+		const id = this.instructions[i].id;
 		const message = describeError(err);
 		const cancelled = this.signal.aborted && !(StepError.is(err, 'timeout'));
 		const durationMs = this.services.clock.now() - started;
 		if (StepError.is(err, 'rejected')) this.rejected++;
 		else if (!cancelled) this.failedForOtherReasons++;
-		this.firstMessage ??= `${step.instruction.id}: ${message}`;
+		this.firstMessage ??= `${id}: ${message}`;
 		const status = cancelled ? 'cancelled' : 'failed';
-		this.journal.append({ t: 'step-end', id: step.instruction.id, status, attempt, at: this.services.clock.now(), durationMs, error: message });
-		this.services.logger.log(cancelled ? 'info' : 'error', 'run', `${step.instruction.id} ${status}: ${message}`);
+		this.journal.append({ t: 'step-end', id, status, attempt, at: this.services.clock.now(), durationMs, error: message });
+		this.services.logger.log(cancelled ? 'info' : 'error', 'run', `${id} ${status}: ${message}`);
 		if (this.services.events.active) this.emitStep(i, status, attempt, durationMs, message);
 		return cancelled ? Status.Cancelled : Status.Failed;
 	}
@@ -343,9 +345,9 @@ export class RunExecution {
 	/** Runs one step to a final outcome and reports it through `done`. Plain steps take a path with a single promise. */
 	// An arrow property, handed to the scheduler as is: one call less per step.
 	private readonly runStep = (i: number, done: (i: number, outcome: Outcome) => void): void => {
-		const step = this.plan.steps[i];
-		// isPlain, its commonest answer first: a plain step of a run with nothing to check per step.
-		if (!(step.plain && this.plainSteps && !this.resumeChecks && (this.headerDurable || step.op.effect === 'none')) && !this.isPlain(step)) {
+		const plan = this.plan;
+		const op = plan.ops[i];
+		if (!(plan.plain[i] === 1 && this.plainSteps && (this.headerDurable || op.effect === 'none') && !(this.resumeChecks && this.editedOrInDoubt(i)))) {
 			this.runFullStep(i).then(
 				(outcome) => done(i, outcome),
 				(err) => done(i, this.fail(i, 0, this.services.clock.now(), err)),
@@ -356,7 +358,7 @@ export class RunExecution {
 		if (this.services.events.active) this.emitStep(i, 'running', 1);
 		let pending: Promise<unknown>;
 		try {
-			pending = step.op.run(step.staticParams as never, new StepCtx(this, step.instruction, 1, this.signal));
+			pending = op.run(plan.params[i] as never, new StepCtx(this, this.instructions[i], 1, this.signal));
 		} catch (err) {
 			done(i, this.fail(i, 1, t0, err));
 			return;
@@ -382,17 +384,13 @@ export class RunExecution {
 		}
 	}
 
-	/**
-	 * A plain step (see PlannedStep.plain) in a run without budgets, not edited or in doubt after a crash; and, until
-	 * the run's header is durable, without any effect.
-	 */
-	private isPlain(step: PlannedStep): boolean {
-		if (!step.plain || !this.plainSteps || !(this.headerDurable || step.op.effect === 'none')) return false;
-		return !this.resumeChecks || !(this.inputs.editedParams?.has(step.index) || this.inputs.inDoubt?.has(step.index));
+	/** A resumed run's step whose parameters a decision edited, or which a crash left in doubt. */
+	private editedOrInDoubt(i: number): boolean {
+		return (this.inputs.editedParams?.has(i) ?? false) || (this.inputs.inDoubt?.has(i) ?? false);
 	}
 
 	private async runFullStep(i: number): Promise<Outcome> {
-		const step = this.plan.steps[i];
+		const step = this.plan.step(i);
 		let started = this.services.clock.now();
 		let params: unknown;
 		try {
@@ -489,8 +487,7 @@ export class RunExecution {
 	}
 
 	private succeed(i: number, attempt: number, t0: number, output: unknown): Outcome {
-		const step = this.plan.steps[i];
-		const ins = step.instruction;
+		const ins = this.instructions[i];
 		const at = this.now();
 		this.lastEnd = at;
 		const durationMs = at - t0;
@@ -499,7 +496,7 @@ export class RunExecution {
 		const stored = output === undefined ? null : output;
 		this.outputs[i] = stored;
 		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
-		if (step.op.effect === 'none' && !ins.undo) {
+		if (this.plan.ops[i].effect === 'none' && !ins.undo) {
 			this.pureEnds.add(ins.id, attempt, at, durationMs, stored);
 			if (this.pureEnds.count >= PURE_BATCH) {
 				// Steps that finish without yielding never let the background timer run: write the batch out now.
@@ -520,7 +517,7 @@ export class RunExecution {
 	}
 
 	private async decide(i: number, need: ApprovalNeed, params: unknown, kind: DecisionRequest['kind']): Promise<unknown> {
-		const step = this.plan.steps[i];
+		const step = this.plan.step(i);
 		const id = `${this.runId}:${step.instruction.id}:${++this.decisionSeq}`;
 		if (this.services.events.active) this.emitStep(i, 'waiting', 0, undefined, need.reason);
 		return askDecision({ runId: this.runId, services: this.services, journal: this.journal, signal: this.signal }, id, step, need, params, kind);
