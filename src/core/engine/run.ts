@@ -374,11 +374,26 @@ export class RunExecution {
 	 * same turn (one clock read per step instead of two: the clock is a measurable share of a zero-work step).
 	 */
 	private finishPlain(i: number, t0: number, output: unknown, done: (i: number, outcome: Outcome) => void): void {
-		const outcome = this.succeed(i, 1, t0, output);
-		this.turnNow = this.lastEnd;
+		const ins = this.instructions[i];
+		let at: number;
+		if (ins.update_context || ins.undo || this.plan.ops[i].effect !== 'none' || this.services.events.active) {
+			this.succeed(i, 1, t0, output);
+			at = this.lastEnd;
+		} else {
+			// succeed() for a pure step nobody watches, written out: this runs once per step, the first thousands cold.
+			at = this.now();
+			const durationMs = at - t0;
+			this.durations[i] = durationMs;
+			if (durationMs > this.longest) this.longest = durationMs;
+			const stored = output === undefined ? null : output;
+			this.outputs[i] = stored;
+			this.pureEnds.add(ins.id, 1, at, durationMs, stored);
+			if (this.pureEnds.count >= PURE_BATCH) this.writePureEnds();
+		}
+		this.turnNow = at;
 		this.turnClock = true;
 		try {
-			done(i, outcome);
+			done(i, Status.Succeeded);
 		} finally {
 			this.turnClock = false;
 		}
@@ -498,16 +513,18 @@ export class RunExecution {
 		if (ins.update_context) this.setContext(ins.context_key ?? ins.id, stored);
 		if (this.plan.ops[i].effect === 'none' && !ins.undo) {
 			this.pureEnds.add(ins.id, attempt, at, durationMs, stored);
-			if (this.pureEnds.count >= PURE_BATCH) {
-				// Steps that finish without yielding never let the background timer run: write the batch out now.
-				this.flushPureEnds();
-				this.journal.flush().catch((err) => this.services.logger.log('warn', 'journal', describeError(err)));
-			}
+			if (this.pureEnds.count >= PURE_BATCH) this.writePureEnds();
 		} else {
 			this.journal.append({ t: 'step-end', id: ins.id, status: 'succeeded', attempt, at, durationMs, output: stored });
 		}
 		if (this.services.events.active) this.emitStep(i, 'succeeded', attempt, durationMs);
 		return Status.Succeeded;
+	}
+
+	/** A full batch of pure step ends: journaled and on its way to the disk now, not at the next background flush. */
+	private writePureEnds(): void {
+		this.flushPureEnds();
+		this.journal.flush().catch((err) => this.services.logger.log('warn', 'journal', describeError(err)));
 	}
 
 	/** Appends the batched ends of pure steps as one record (the engine calls this before each background flush). */
