@@ -1,4 +1,5 @@
 // Starting a run and resuming one: take the run's lock, write or check its journal, then hand it to execute().
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
 import { readJournal, Journal } from '../state/journal';
@@ -9,7 +10,7 @@ import type { Workflow } from '../workflow/schema';
 import { planWithDurations } from './durations';
 import type { EngineContext } from './engineContext';
 import { execute, type RunResult } from './execute';
-import type { RunSettings } from './plan';
+import type { Plan, RunSettings } from './plan';
 import { journalState, reconstruct } from './resume';
 import { snapshotBytes, SNAPSHOT_FILE, workflowForResume, writeSnapshot } from './snapshot';
 
@@ -40,9 +41,6 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 	const { clock } = ctx.services;
 	const context = ContextStore.load(stateDir);
 	context.catch(() => undefined); // execute() reports it
-	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
-	// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
-	if (thePlan.hasAgentSteps) await ctx.reloadAgents?.();
 	const runId = newRunId(new Date(clock.now()));
 	const { paths, syncFolders } = await makeRunDir(stateDir, runId);
 	const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
@@ -54,19 +52,23 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 	};
 	// Before the header: the lock and the snapshot in place, then everything durable at once: the snapshot's content
 	// and the new folder entries (the run folder's fsync: lock, journal, snapshot; the folders above it: the run
-	// folder's own entry). Their small writes are synchronous, so this needs few turns of the event loop.
-	const journal = await Journal.create(paths.journal, async () => {
-		lock = acquireRunLock(paths.dir, 'run', { syncFolder: false });
-		const snapshot = source === undefined ? undefined : writeSnapshot(paths.dir, source);
-		try {
-			await lock;
-		} catch (err) {
-			await snapshot?.then((s) => s.close(), () => undefined);
-			throw err;
-		}
-		const published = await snapshot;
-		await Promise.all([published?.sync(), syncFolders(), fsyncDir(paths.dir)]);
-	});
+	// folder's own entry). Their small writes are synchronous, so this needs few turns of the event loop, and it
+	// starts before planning, so the disk works while the plan is made.
+	let gate: Promise<void> | undefined;
+	const journal = await Journal.create(paths.journal, () => (gate = prepareHeader(paths.dir, source, syncFolders, (l) => (lock = l))));
+	let thePlan: Plan;
+	try {
+		thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
+		// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
+		if (thePlan.hasAgentSteps) await ctx.reloadAgents?.();
+	} catch (err) {
+		// Not started: nothing was journaled; the run folder made for it goes.
+		await gate?.catch(() => undefined);
+		await journal.close().catch(() => undefined);
+		await release();
+		await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined);
+		throw err;
+	}
 	journal.append({
 		t: 'run',
 		runId,
@@ -88,6 +90,26 @@ export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: 
 	const meta = { file, startedAt: clock.now() };
 	runOpts.onStart?.(runId);
 	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta, started, context });
+}
+
+/** What must be durable before a new run's header: its lock, the snapshot the header names, the new folder entries. */
+async function prepareHeader(
+	dir: string,
+	source: Buffer | string | undefined,
+	syncFolders: () => Promise<void>,
+	locked: (lock: Promise<ReleaseLock>) => void,
+): Promise<void> {
+	const lock = acquireRunLock(dir, 'run', { syncFolder: false });
+	locked(lock);
+	const snapshot = source === undefined ? undefined : writeSnapshot(dir, source);
+	try {
+		await lock;
+	} catch (err) {
+		await snapshot?.then((s) => s.close(), () => undefined);
+		throw err;
+	}
+	const published = await snapshot;
+	await Promise.all([published?.sync(), syncFolders(), fsyncDir(dir)]);
 }
 
 /** Continues an interrupted or failed run (the latest when `given` is undefined) from what its journal recorded. */

@@ -4,7 +4,7 @@ import { closeSync, openSync, renameSync } from 'node:fs';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
-import { errnoCode, isDiskFull, isMissing, stateIo } from './io';
+import { errnoCode, isDiskFull, isMissing, stateIo, SYNC_IO_LIMIT } from './io';
 
 /** The error for a full disk while writing state: what was being written and where. */
 export function diskFullError(what: string, file: string): StateError {
@@ -83,12 +83,6 @@ export async function writeFileAtomic(
 	}
 }
 
-/**
- * Largest content publishFile writes synchronously: larger ones (a 10,000-step workflow is ~1 MB) are copied to
- * the page cache by the thread pool while the main thread goes on.
- */
-const PUBLISH_SYNC_LIMIT = 256 * 1024;
-
 /** A file renamed into place before it is durable (see publishFile). */
 export interface PublishedFile {
 	/** fsync the file's content (the folder's fsync is the caller's), then close it. */
@@ -110,7 +104,7 @@ export async function publishFile(file: string, data: string | Uint8Array, what:
 	let fd: number | undefined;
 	let fh: FileHandle | undefined;
 	try {
-		if (bytes.length <= PUBLISH_SYNC_LIMIT) {
+		if (bytes.length <= SYNC_IO_LIMIT) {
 			fd = openSync(temp, 'wx', 0o644);
 			stateIo.writeAllSync(fd, bytes, 0, temp);
 		} else {

@@ -396,12 +396,15 @@ export class Journal {
 	private startCommit(): Promise<void> {
 		if (this.failure) return Promise.reject(this.failure);
 		if (this.durable >= this.appended) return Promise.resolve();
-		const batch = this.pending;
-		this.pending = [];
-		const target = this.appended;
-		this.inflightTarget = target;
+		this.inflightTarget = this.appended;
 		const ready = this.ready;
-		const run = ready ? this.afterReady(ready, batch, target) : this.commit(batch, target);
+		let run: Promise<void>;
+		if (ready) run = this.afterReady(ready);
+		else {
+			const batch = this.pending;
+			this.pending = [];
+			run = this.commit(batch, this.appended);
+		}
 		const commit = run.finally(() => {
 			if (this.inflight === commit) this.inflight = undefined;
 		});
@@ -409,15 +412,19 @@ export class Journal {
 		return commit;
 	}
 
-	private async afterReady(ready: Promise<void>, batch: Buffer[], target: number): Promise<void> {
+	/** The first commit of a created journal: it takes what was appended by the time it may write (one write, not several). */
+	private async afterReady(ready: Promise<void>): Promise<void> {
 		try {
 			await ready;
 		} catch (err) {
-			this.pending = batch.concat(this.pending);
 			this.failure ??= ioError('journal', this.file, err);
 			throw this.failure;
 		}
 		this.ready = undefined;
+		const batch = this.pending;
+		this.pending = [];
+		const target = this.appended;
+		this.inflightTarget = target;
 		return this.commit(batch, target);
 	}
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/core/engine';
 import type { EngineEvent } from '../../../src/core/engine/events';
 import { approveAll, type DecisionPrompter, type DecisionRequest } from '../../../src/core/ports';
 import { runPaths } from '../../../src/core/state/runStore';
 import { Journal, readJournal } from '../../../src/core/state/journal';
-import { StateError } from '../../../src/core/errors';
+import { StateError, StepError } from '../../../src/core/errors';
 import { tempDir } from '../../helpers/tmp';
 import { withFullDisk, withWriteHook } from '../state/helpers';
 
@@ -333,6 +333,20 @@ describe('engine', () => {
 		const [run] = await engine.runs();
 		assert.equal(run.status, 'interrupted', 'the run folder holds no started run');
 		assert.equal(run.steps.total, 0);
+	});
+
+	it('a workflow whose plan fails leaves no run behind', async () => {
+		const ws = tempDir();
+		const { engine } = await engineIn(ws);
+		const bad = {
+			name: 'bad',
+			variables: {},
+			settings: {},
+			instructions: [{ id: 'w', type: 'util', operation: 'wait', parameters: { ms: 'soon' }, dependencies: [], priority: 0, index: 0 }],
+		};
+		await assert.rejects(engine.run(bad as never), (err: unknown) => StepError.is(err, 'parameters'));
+		assert.deepEqual(await engine.runs(), []);
+		assert.deepEqual(readdirSync(join(engine.stateDir, 'runs')), [], 'the run folder made for it is gone');
 	});
 
 	it('a committed run can no longer be rolled back', async () => {
