@@ -1,7 +1,7 @@
 // Crash-safe state files: a reader sees the old bytes or the new ones, never a mix, and a full disk is named as such.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync } from 'node:fs';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, fchmodSync, openSync, renameSync } from 'node:fs';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
 import { errnoCode, isDiskFull, isMissing, stateIo, SYNC_IO_LIMIT } from './io';
@@ -64,17 +64,30 @@ export async function writeFileAtomic(
 	const bytes = typeof data === 'string' ? utf8(data) : data;
 	let created = false;
 	try {
-		const fh = await open(temp, 'wx', opts.mode ?? 0o644);
-		created = true;
-		try {
-			await stateIo.writeAll(fh, bytes, 0, temp);
-			if (opts.mode !== undefined) await fh.chmod(opts.mode);
-			await stateIo.sync(fh, temp);
-		} finally {
-			await fh.close();
+		if (bytes.length <= SYNC_IO_LIMIT) {
+			// Small contents are written synchronously (see io.ts): only the fsyncs wait for the device.
+			const fd = openSync(temp, 'wx', opts.mode ?? 0o644);
+			created = true;
+			try {
+				stateIo.writeAllSync(fd, bytes, 0, temp);
+				if (opts.mode !== undefined) fchmodSync(fd, opts.mode);
+				await stateIo.sync(fd, temp);
+			} finally {
+				closeSync(fd);
+			}
+		} else {
+			const fh = await open(temp, 'wx', opts.mode ?? 0o644);
+			created = true;
+			try {
+				await stateIo.writeAll(fh, bytes, 0, temp);
+				if (opts.mode !== undefined) await fh.chmod(opts.mode);
+				await stateIo.sync(fh, temp);
+			} finally {
+				await fh.close();
+			}
 		}
 		if (opts.after) await opts.after;
-		await rename(temp, file);
+		renameSync(temp, file);
 		created = false;
 		if (opts.syncFolder !== false) await fsyncDir(path.dirname(file));
 	} catch (err) {
@@ -172,6 +185,8 @@ export async function readJsonFile<T = unknown>(file: string, describe: string):
 
 /** As readJsonFile, but a missing file gives undefined. */
 export async function readJsonFileIfExists<T = unknown>(file: string, describe: string): Promise<T | undefined> {
+	// The common case of a new workspace, without the cost of an ENOENT error (a failed read still says not-found).
+	if (!existsSync(file)) return undefined;
 	try {
 		return await readJsonFile<T>(file, describe);
 	} catch (err) {
