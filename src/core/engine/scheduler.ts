@@ -256,20 +256,25 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			if (running === 0 && (cancelled || queue.length === 0)) finishRun();
 		};
 
-		// Seed: count unfinished dependencies; steps carried over as final release their dependents.
-		for (let i = 0; i < n; i++) {
-			if (status[i] >= Status.Succeeded) continue; // final (isFinal, inlined: this loop runs once, cold)
-			status[i] = Status.Pending;
-			let w = 0;
-			for (let k = depStart[i], end = depStart[i + 1]; k < end; k++) {
-				const d = depList[k];
-				if (status[d] >= Status.Succeeded) {
-					if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
-				} else {
-					w++;
+		// Seed: count unfinished dependencies; steps carried over as final release their dependents. A new run has
+		// none final: every dependency counts (one pass without looking at each dependency; it runs once, cold).
+		if (!opts.initial) {
+			for (let i = 0; i < n; i++) waiting[i] = depStart[i + 1] - depStart[i];
+		} else {
+			for (let i = 0; i < n; i++) {
+				if (status[i] >= Status.Succeeded) continue; // final (isFinal, inlined: this loop runs once, cold)
+				status[i] = Status.Pending;
+				let w = 0;
+				for (let k = depStart[i], end = depStart[i + 1]; k < end; k++) {
+					const d = depList[k];
+					if (status[d] >= Status.Succeeded) {
+						if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
+					} else {
+						w++;
+					}
 				}
+				waiting[i] = w;
 			}
-			waiting[i] = w;
 		}
 		if (cancelled) {
 			finishRun();
