@@ -100,21 +100,33 @@ function instrumentJournal(): JournalCounters {
 	const counters: JournalCounters = { appendMs: {}, appends: {}, chars: {}, commitMs: 0, commits: 0 };
 	type Proto = {
 		append(this: Journal, rec: JournalRecord): void;
+		/** Records serialized by the caller (batched pure step ends): counted with the others, by type. */
+		appendPayload?(this: Journal, t: JournalRecord['t'], payload: Uint8Array): void;
 		commit(this: Journal, batch: string[], target: number): Promise<void>;
 		pending: string[];
 	};
 	const proto = Journal.prototype as unknown as Proto;
 	const append = proto.append;
+	const appendPayload = proto.appendPayload;
 	const commit = proto.commit;
+	const count = (journal: Journal, t: string, ms: number) => {
+		const pending = (journal as unknown as Partial<Proto>).pending;
+		counters.appendMs[t] = (counters.appendMs[t] ?? 0) + ms;
+		counters.appends[t] = (counters.appends[t] ?? 0) + 1;
+		counters.chars[t] = (counters.chars[t] ?? 0) + (pending?.[pending.length - 1]?.length ?? 0);
+	};
 	proto.append = function (rec) {
 		const t = performance.now();
 		append.call(this, rec);
-		const ms = performance.now() - t;
-		const pending = (this as unknown as Partial<Proto>).pending;
-		counters.appendMs[rec.t] = (counters.appendMs[rec.t] ?? 0) + ms;
-		counters.appends[rec.t] = (counters.appends[rec.t] ?? 0) + 1;
-		counters.chars[rec.t] = (counters.chars[rec.t] ?? 0) + (pending?.[pending.length - 1]?.length ?? 0);
+		count(this, rec.t, performance.now() - t);
 	};
+	if (appendPayload) {
+		proto.appendPayload = function (type, payload) {
+			const t = performance.now();
+			appendPayload.call(this, type, payload);
+			count(this, type, performance.now() - t);
+		};
+	}
 	// The journal's internals may change under the lead's hands: time commits only while `commit` exists.
 	if (typeof commit !== 'function') return counters;
 	proto.commit = async function (batch, target) {

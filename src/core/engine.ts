@@ -208,7 +208,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 	};
 	await reloadAgents();
 	const parseOptions = { registry, env, workspace: sandbox.root };
-	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc };
+	const ctx: EngineContext = { stateDir, sandbox, registry, services, parseOptions, gc: opts.gc, reloadAgents };
 	const checkpointContext = { workspace: sandbox.root, stateDir, sandbox };
 	const approvalOf = (step: PlannedStep): ApprovalNeed | undefined =>
 		// A step whose parameters are known only at run time is judged on what the plan knows (touches as written).
@@ -238,11 +238,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 				noteOf: (step) => agentNote(agents, step, currentLlm() !== undefined),
 			};
 		},
-		async run(workflow, runOpts) {
-			// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
-			if (workflow.instructions.some((i) => i.type === 'agent')) await reloadAgents();
-			return startRun(ctx, workflow, runOpts);
-		},
+		run: (workflow, runOpts) => startRun(ctx, workflow, runOpts),
 		resume: (given, resumeOpts) => resumeRun(ctx, given, resumeOpts),
 		async rollback(given, rbOpts = {}) {
 			const runId = await resolveRunId(stateDir, given);

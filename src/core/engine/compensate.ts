@@ -4,7 +4,7 @@ import type { Logger } from '../ports';
 import { DEFAULT_GRACE_MS, runProcess } from '../sandbox/processTree';
 import type { Sandbox } from '../sandbox/types';
 import type { JournalRecord } from '../state/records';
-import type { UndoCommand, Workflow } from '../workflow/schema';
+import type { UndoCommand } from '../workflow/schema';
 
 export interface Compensation {
 	step: string;
@@ -27,13 +27,6 @@ export function undoCommands(records: readonly JournalRecord[]): Map<string, Und
 	if (!first || first.t !== 'run') return undo;
 	for (const [id, command] of Object.entries(first.undo ?? {})) undo.set(id, command as UndoCommand);
 	return undo;
-}
-
-/** The undo commands of a workflow, for its run record. */
-export function undoOf(workflow: Workflow): Record<string, UndoCommand> {
-	const out: Record<string, UndoCommand> = {};
-	for (const ins of workflow.instructions) if (ins.undo) out[ins.id] = ins.undo;
-	return out;
 }
 
 export async function runCompensation(

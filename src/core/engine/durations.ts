@@ -1,7 +1,8 @@
 // Past step durations (stats.json): read when planning, for critical paths; recorded after each run.
 import { describeError } from '../errors';
 import { DurationStats } from '../state/runStore';
-import type { Workflow } from '../workflow/schema';
+import type { LearningStore } from '../agents/learning';
+import type { Instruction, Workflow } from '../workflow/schema';
 import type { EngineContext } from './engineContext';
 import { planWorkflow, type Plan, type RunSettings } from './plan';
 import type { RunOutcome } from './runTypes';
@@ -15,7 +16,7 @@ const durationKey = (workflow: Workflow, id: string) => `${workflow.name}#${id}`
 export async function planWithDurations(ctx: EngineContext, workflow: Workflow, settings?: Partial<RunSettings>): Promise<Plan> {
 	const stats = await DurationStats.load(ctx.stateDir).catch(() => undefined);
 	const past = stats && stats.size > 0 ? (id: string) => stats.mean(durationKey(workflow, id)) : undefined;
-	const learned = agentEstimates(ctx, workflow);
+	const learning = ctx.services.agents?.learning;
 	return planWorkflow(workflow, {
 		registry: ctx.registry,
 		sandbox: ctx.sandbox,
@@ -23,35 +24,30 @@ export async function planWithDurations(ctx: EngineContext, workflow: Workflow, 
 		env: ctx.services.env,
 		settings,
 		// Nothing measured yet (a new workspace, or only fast steps): no per-step key building and lookups.
-		durations: learned ? (id) => past?.(id) ?? learned.get(id) : past,
+		durations: past,
+		agentEstimate: learning && ((ins) => agentEstimate(learning, ins)),
 	});
 }
 
 /**
- * What agent steps are likely to take before this workflow's own history knows: the learning store's recent
+ * What an agent step is likely to take before this workflow's own history knows: the learning store's recent
  * duration of the named agent (or of agent tasks in general).
  */
-function agentEstimates(ctx: EngineContext, workflow: Workflow): Map<string, number> | undefined {
-	const learning = ctx.services.agents?.learning;
-	if (!learning) return undefined;
-	let out: Map<string, number> | undefined;
-	for (const ins of workflow.instructions) {
-		if (ins.type !== 'agent') continue;
-		const agent = typeof ins.parameters.agent === 'string' ? ins.parameters.agent : undefined;
-		const ms = learning.estimateMs({ agent, stepType: 'agent' });
-		if (ms !== undefined) (out ??= new Map()).set(ins.id, ms);
-	}
-	return out;
+function agentEstimate(learning: LearningStore, ins: Instruction): number | undefined {
+	const agent = typeof ins.parameters.agent === 'string' ? ins.parameters.agent : undefined;
+	return learning.estimateMs({ agent, stepType: 'agent' });
 }
 
 export async function recordDurations(ctx: EngineContext, thePlan: Plan, outcome: RunOutcome): Promise<void> {
 	// Only worth it for steps that take time: a 100,000-step run of no-ops would only bloat stats.json.
+	if (outcome.longestMs !== undefined && !(outcome.longestMs >= MIN_RECORDED_MS)) return;
 	let stats: DurationStats | undefined;
-	for (let i = 0; i < thePlan.steps.length; i++) {
+	const instructions = thePlan.workflow.instructions;
+	for (let i = 0; i < instructions.length; i++) {
 		const d = outcome.durations[i];
 		if (!(d >= MIN_RECORDED_MS)) continue;
 		stats ??= await DurationStats.load(ctx.stateDir);
-		stats.record(durationKey(thePlan.workflow, thePlan.steps[i].instruction.id), d);
+		stats.record(durationKey(thePlan.workflow, instructions[i].id), d);
 	}
 	await stats?.save().catch((err) => ctx.services.logger.log('warn', 'state', describeError(err)));
 }

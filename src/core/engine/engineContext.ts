@@ -17,4 +17,6 @@ export interface EngineContext {
 	parseOptions: ParseOptions;
 	/** Limits for old run state, applied after each run; DEFAULT_GC_POLICY fills the rest. */
 	gc?: Partial<GcPolicy>;
+	/** Rereads the workspace's agent files; a new run with agent steps calls it first (they may have been edited). */
+	reloadAgents?: () => Promise<unknown>;
 }

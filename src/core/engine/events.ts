@@ -127,14 +127,18 @@ export interface Disposable {
 /** A synchronous fan-out; `active` lets hot paths skip building events nobody reads. */
 export class EventStream {
 	private listeners: EngineEventListener[] = [];
-
-	get active(): boolean {
-		return this.listeners.length > 0;
-	}
+	/** Someone listens; read-only for callers (a field, not a getter: hot paths read it several times per step). */
+	active = false;
 
 	on(listener: EngineEventListener): Disposable {
 		this.listeners = [...this.listeners, listener];
-		return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+		this.active = true;
+		return {
+			dispose: () => {
+				this.listeners = this.listeners.filter((l) => l !== listener);
+				this.active = this.listeners.length > 0;
+			},
+		};
 	}
 
 	emit(event: EngineEvent): void {

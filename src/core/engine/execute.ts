@@ -31,6 +31,10 @@ export interface OpenedRun {
 	resume?: ResumeState;
 	signal?: AbortSignal;
 	meta: { file?: string; startedAt: number };
+	/** A new run: resolves once its header is durable (pure steps may run before; see startRun). */
+	started?: Promise<void>;
+	/** The global context, when its loading started earlier (a new run loads it while planning). */
+	context?: Promise<ContextStore>;
 }
 
 /** The size limit of the GC policy is checked after one run in this many, on average (see gcDue). */
@@ -43,7 +47,7 @@ const BACKGROUND_FLUSH_MS = 200;
 export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<RunResult> {
 	const { stateDir, sandbox, services } = ctx;
 	const { clock, events } = services;
-	const { runId, plan: thePlan, journal, release, previous, resume, signal, meta } = opened;
+	const { runId, plan: thePlan, journal, release, previous, resume, signal, meta, started } = opened;
 	const tx = createTransaction({ runId, workspace: sandbox.root, stateDir, sandbox, journal, previous });
 	let execution: RunExecution | undefined;
 	const flusher = setInterval(() => {
@@ -53,8 +57,10 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 	flusher.unref();
 	let outcome: RunOutcome;
 	let rolledBack: RollbackResult | undefined;
+	/** Resolves to the error of an early summary write, if it failed. */
+	let summaryWritten: Promise<unknown> | undefined;
 	try {
-		const store = await ContextStore.load(stateDir);
+		const store = await (opened.context ?? ContextStore.load(stateDir));
 		const context = new Map(Object.entries(store.toJSON()));
 		if (resume) for (const [k, v] of resume.context) context.set(k, v);
 		// A step a crash interrupted is put back to its state before that step, so re-running it applies it once.
@@ -72,8 +78,12 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 			inDoubt: resume?.inDoubt,
 			editedParams: resume?.editedParams,
 			resumed: resume !== undefined,
+			started,
 		});
 		outcome = await execution.execute();
+		// A run whose header never became durable did not start: it keeps nothing (context, durations, summary) and
+		// throws, as when it cannot start at all.
+		await started;
 		journal.append({ t: 'run-end', status: outcome.status, at: clock.now(), durationMs: outcome.durationMs });
 		const finished = outcome;
 		const saveContext = async () => {
@@ -81,8 +91,12 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 			for (const [k, v] of context) store.set(k, v);
 			await store.save();
 		};
-		await Promise.all([journal.flush(), saveContext(), recordDurations(ctx, thePlan, finished)]);
-		if (outcome.status === 'failed' && thePlan.settings.onFailure === 'rollback') {
+		const flushed = journal.flush();
+		const rollingBack = outcome.status === 'failed' && thePlan.settings.onFailure === 'rollback';
+		// The summary goes to the disk alongside the journal's last commit, and replaces the old one once that is durable.
+		if (!rollingBack) summaryWritten = writeRunSummary(stateDir, summaryOf(runId, thePlan, meta, finished), { after: flushed }).then(() => undefined, (err: unknown) => err);
+		await Promise.all([flushed, saveContext(), recordDurations(ctx, thePlan, finished)]);
+		if (rollingBack) {
 			services.logger.log('info', 'run', `on_failure is "rollback": rolling back ${runId}`);
 			rolledBack = await rollbackRun(ctx, runId, false, journal);
 			outcome = { ...outcome, status: 'rolled_back' };
@@ -93,25 +107,12 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 		await journal.close().catch(() => undefined);
 		await release();
 	}
-	const summary: RunSummary = {
-		runId,
-		workflow: thePlan.workflow.name,
-		file: meta.file,
-		startedAt: meta.startedAt,
-		committed: false,
-		status: outcome.status,
-		durationMs: outcome.durationMs,
-		steps: {
-			total: thePlan.steps.length,
-			succeeded: outcome.counts.succeeded ?? 0,
-			failed: outcome.counts.failed ?? 0,
-			skipped: outcome.counts.skipped ?? 0,
-			cancelled: outcome.counts.cancelled ?? 0,
-		},
-		...(outcome.usage ? { usage: outcome.usage } : {}),
-	};
-	await writeRunSummary(stateDir, summary).catch((err) => services.logger.log('warn', 'state', describeError(err)));
-	if (await gcDue(ctx)) await collectGarbage(stateDir, ctx.gc, { keep: [runId] }).then(
+	const [summaryError, gcNow] = await Promise.all([
+		summaryWritten ?? writeRunSummary(stateDir, summaryOf(runId, thePlan, meta, outcome)).then(() => undefined, (err: unknown) => err),
+		gcDue(ctx),
+	]);
+	if (summaryError) services.logger.log('warn', 'state', describeError(summaryError));
+	if (gcNow) await collectGarbage(stateDir, ctx.gc, { keep: [runId] }).then(
 		(gc) => {
 			if (gc.removedRuns.length) services.logger.log('info', 'gc', `removed ${gc.removedRuns.length} old runs (${gc.freedBytes} bytes)`);
 			if (gc.overLimit) services.logger.log('warn', 'gc', gc.overLimit);
@@ -130,6 +131,26 @@ export async function execute(ctx: EngineContext, opened: OpenedRun): Promise<Ru
 		});
 	}
 	return { ...outcome, runId, rollback: rolledBack };
+}
+
+function summaryOf(runId: string, thePlan: Plan, meta: OpenedRun['meta'], outcome: RunOutcome): RunSummary {
+	return {
+		runId,
+		workflow: thePlan.workflow.name,
+		file: meta.file,
+		startedAt: meta.startedAt,
+		committed: false,
+		status: outcome.status,
+		durationMs: outcome.durationMs,
+		steps: {
+			total: thePlan.ops.length,
+			succeeded: outcome.counts.succeeded ?? 0,
+			failed: outcome.counts.failed ?? 0,
+			skipped: outcome.counts.skipped ?? 0,
+			cancelled: outcome.counts.cancelled ?? 0,
+		},
+		...(outcome.usage ? { usage: outcome.usage } : {}),
+	};
 }
 
 /**

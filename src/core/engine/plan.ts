@@ -4,8 +4,8 @@ import type { HandlerRegistry } from '../handlers/registry';
 import type { OperationSpec, Touches } from '../handlers/types';
 import type { Sandbox } from '../sandbox/types';
 import { buildGraph, withDurations, type Graph } from '../workflow/graph';
-import { getStaticParams, getValidatedGraph } from '../workflow/parse';
-import type { ExecutionMode, Instruction, OnFailure, Workflow } from '../workflow/schema';
+import { getValidatedGraph, staticParamsOf } from '../workflow/parse';
+import type { ExecutionMode, Instruction, OnFailure, UndoCommand, Workflow } from '../workflow/schema';
 import { findReferences, hasTemplates, substitute, type SubstitutionScope } from '../workflow/substitute';
 import { RUN_IF_CODE } from './scheduler';
 
@@ -23,6 +23,11 @@ export interface PlannedStep {
 	readonly touches: Touches;
 	/** Why this step must be approved before it runs, or undefined. */
 	readonly approval: string | undefined;
+	/**
+	 * Nothing to arrange around it: no approval, parameters known now, no external effect, no writes (no path
+	 * locks), no retry, timeout or budget. The run takes a shorter path for such steps (see RunExecution.isPlain).
+	 */
+	readonly plain: boolean;
 }
 
 export interface RunSettings {
@@ -34,10 +39,25 @@ export interface RunSettings {
 export interface Plan {
 	readonly workflow: Workflow;
 	readonly graph: Graph;
-	readonly steps: PlannedStep[];
+	/** Every step planned. A plain step's entry is built when first asked for: a run of plain steps needs none. */
+	readonly steps: readonly PlannedStep[];
+	/** Step i planned (built on first use for a plain step). */
+	step(index: number): PlannedStep;
+	/** What a run needs of each step without its PlannedStep: its operation... */
+	readonly ops: readonly OperationSpec<never>[];
+	/** ...its parameters as parsed now (undefined when they are resolved at run time)... */
+	readonly params: readonly unknown[];
+	/** ...and 1 where it is plain (see PlannedStep.plain). */
+	readonly plain: Uint8Array;
 	readonly settings: RunSettings;
 	readonly priority: Int32Array;
+	/** Every step has the same priority: the ready queue orders by critical path alone. */
+	readonly uniformPriority: boolean;
 	readonly runIf: Uint8Array;
+	/** Each step's `undo` compensation, by id (only steps that have one), for the run record. */
+	readonly undo: Record<string, UndoCommand>;
+	/** Some step is an `agent` step (the engine rereads the agent files before such a run). */
+	readonly hasAgentSteps: boolean;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -74,83 +94,155 @@ export interface PlanOptions {
 	settings?: Partial<RunSettings>;
 	/** Past mean durations (ms) by step id, for critical-path estimates. */
 	durations?: (id: string) => number | undefined;
-}
-
-export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
-	const durations = durationEstimates(workflow, opts);
-	// The graph validation built is reused; only the duration-weighted parts are recomputed.
-	const validated = getValidatedGraph(workflow);
-	const graph = validated ? withDurations(validated, workflow.instructions, durations) : buildGraph(workflow.instructions, durations);
-	const n = workflow.instructions.length;
-	const priority = new Int32Array(n);
-	const runIf = new Uint8Array(n);
-	const scope = staticScope(workflow, opts.workspace, opts.env);
-	const steps: PlannedStep[] = new Array(n);
-	for (let i = 0; i < n; i++) {
-		const ins = workflow.instructions[i];
-		const op = opts.registry.operation(ins.type, ins.operation);
-		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
-		priority[i] = ins.priority;
-		runIf[i] = RUN_IF_CODE[ins.run_if ?? 'success'];
-		steps[i] = planStep(i, ins, op, graph.levels[i], scope, opts.sandbox, workflow);
-	}
-	return { workflow, graph, steps, settings: resolveSettings(workflow, opts.settings), priority, runIf };
+	/** What an `agent` step is likely to take when its history does not say (the learning store's estimate). */
+	agentEstimate?: (ins: Instruction) => number | undefined;
 }
 
 /**
- * Step durations for critical paths: the mean of past runs, else what the operation expects from its parameters
- * (a wait of 300 ms), else unknown (one unit).
+ * Plans every step in one pass (a 10,000-step plan runs mostly cold code, where each extra pass costs milliseconds):
+ * its operation, parameters (reusing what validation parsed), touches, approval, and the duration estimates. Plain
+ * steps get no PlannedStep object until one is asked for: 100,000 of them would be 10 MB for the young generation
+ * to copy during the run that follows.
  */
-function durationEstimates(workflow: Workflow, opts: PlanOptions): ((id: string) => number | undefined) | undefined {
+export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
+	const instructions = workflow.instructions;
+	const n = instructions.length;
+	// The graph validation built is reused; only the duration-weighted parts are recomputed, after this pass.
+	const structure = getValidatedGraph(workflow) ?? buildGraph(instructions);
+	const staticOf = staticParamsOf(workflow);
+	const priority = new Int32Array(n);
+	const runIf = new Uint8Array(n);
+	const plain = new Uint8Array(n);
+	const ops: OperationSpec<never>[] = new Array(n);
+	const params: unknown[] = new Array(n);
+	const built: (PlannedStep | undefined)[] = new Array(n);
+	const scope = staticScope(workflow, opts.workspace, opts.env);
+	const undo: Record<string, UndoCommand> = {};
 	let expected: Map<string, number> | undefined;
-	for (const ins of workflow.instructions) {
-		const op = opts.registry.operation(ins.type, ins.operation);
-		if (!op?.estimateMs) continue;
-		const params = getStaticParams(ins, workflow);
-		const ms = params === undefined ? undefined : op.estimateMs(params as never);
-		if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
+	let learned: Map<string, number> | undefined;
+	let hasAgentSteps = false;
+	let uniformPriority = true;
+	let lastType: string | undefined;
+	let lastOperation: string | undefined;
+	let op: OperationSpec<never> | undefined;
+	for (let i = 0; i < n; i++) {
+		const ins = instructions[i];
+		// Neighbouring steps mostly share their operation: look it up again only when it changes.
+		if (ins.type !== lastType || ins.operation !== lastOperation) {
+			lastType = ins.type;
+			lastOperation = ins.operation;
+			op = opts.registry.operation(ins.type, ins.operation);
+			if (ins.type === 'agent') hasAgentSteps = true;
+		}
+		if (!op) throw new StepError('parameters', `unknown operation ${ins.type}.${ins.operation}`, { location: { path: `instructions[${i}]` } });
+		ops[i] = op;
+		priority[i] = ins.priority;
+		if (ins.priority !== priority[0]) uniformPriority = false;
+		runIf[i] = ins.run_if === undefined ? RUN_IF_CODE.success : RUN_IF_CODE[ins.run_if];
+		if (ins.undo) undo[ins.id] = ins.undo;
+		// Durations: the mean of past runs, else (agent steps) what was learned, else what the parameters say.
+		const known = staticOf(ins);
+		if (op.estimateMs && known !== undefined) {
+			const ms = op.estimateMs(known as never);
+			if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
+		}
+		if (opts.agentEstimate && ins.type === 'agent') {
+			const ms = opts.agentEstimate(ins);
+			if (ms !== undefined) (learned ??= new Map()).set(ins.id, ms);
+		}
+		// The parameters: parsed by validation, else now, else (${steps...}, ${context...}) when the step starts.
+		const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
+		let staticParams = known;
+		if (staticParams === undefined) {
+			const templated = hasTemplates(ins.parameters);
+			if (templated && isDynamic(ins.parameters)) {
+				// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
+				const partial = substitutePartially(ins.parameters, scope);
+				built[i] = new Step(i, ins, op, structure.levelOf(i), undefined, true, tryTouches(op, partial), requested, false, partial);
+				continue;
+			}
+			staticParams = parseStatic(i, ins, op, templated ? substitute(ins.parameters, scope) : ins.parameters);
+		}
+		params[i] = staticParams;
+		const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
+		const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, opts.sandbox) : undefined);
+		if (isPlain(ins, op, touches, approval)) plain[i] = 1;
+		else built[i] = new Step(i, ins, op, structure.levelOf(i), staticParams, false, touches, approval, false, undefined);
 	}
-	const past = opts.durations;
-	if (!expected) return past;
-	const known = expected;
-	return (id) => past?.(id) ?? known.get(id);
+	const graph = withDurations(structure, instructions, combineDurations(opts.durations, learned, expected));
+	return new StepPlan(workflow, graph, resolveSettings(workflow, opts.settings), priority, uniformPriority, runIf, undo, hasAgentSteps, ops, params, plain, built);
+}
+
+/** The static part of PlannedStep.plain. */
+function isPlain(ins: Instruction, op: OperationSpec<never>, touches: Touches, approval: string | undefined): boolean {
+	return approval === undefined && op.effect !== 'external' && touches.writes.length === 0 && ins.retry === undefined && ins.timeout_ms === undefined && ins.budget === undefined && ins.resources === undefined;
+}
+
+function parseStatic(i: number, ins: Instruction, op: OperationSpec<never>, raw: unknown): unknown {
+	const parsed = op.params.safeParse(raw);
+	if (!parsed.success) {
+		throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
+			location: { path: `instructions[${i}].parameters` },
+		});
+	}
+	return parsed.data;
+}
+
+class StepPlan implements Plan {
+	private all: PlannedStep[] | undefined;
+
+	constructor(
+		readonly workflow: Workflow,
+		readonly graph: Graph,
+		readonly settings: RunSettings,
+		readonly priority: Int32Array,
+		readonly uniformPriority: boolean,
+		readonly runIf: Uint8Array,
+		readonly undo: Record<string, UndoCommand>,
+		readonly hasAgentSteps: boolean,
+		readonly ops: readonly OperationSpec<never>[],
+		readonly params: readonly unknown[],
+		readonly plain: Uint8Array,
+		private readonly built: (PlannedStep | undefined)[],
+	) {}
+
+	get steps(): readonly PlannedStep[] {
+		if (!this.all) {
+			const all: PlannedStep[] = new Array(this.ops.length);
+			for (let i = 0; i < all.length; i++) all[i] = this.step(i);
+			this.all = all;
+		}
+		return this.all;
+	}
+
+	step(i: number): PlannedStep {
+		let step = this.built[i];
+		if (step === undefined) {
+			// A plain step, exactly as planning would have built it (touches are a function of the parameters).
+			const op = this.ops[i];
+			const params = this.params[i];
+			const touches = op.touches ? op.touches(params as never) : NO_TOUCHES;
+			step = this.built[i] = new Step(i, this.workflow.instructions[i], op, this.graph.levelOf(i), params, false, touches, undefined, true, undefined);
+		}
+		return step;
+	}
+}
+
+/**
+ * Step durations for critical paths: the mean of past runs, else what was learned about agents, else what the
+ * operation expects from its parameters (a wait of 300 ms), else unknown (one unit).
+ */
+function combineDurations(
+	past: ((id: string) => number | undefined) | undefined,
+	learned: Map<string, number> | undefined,
+	expected: Map<string, number> | undefined,
+): ((id: string) => number | undefined) | undefined {
+	// Nothing measured or expected (a new workspace, or only fast steps): no per-step lookups at all.
+	if (!learned && !expected) return past;
+	return (id) => past?.(id) ?? learned?.get(id) ?? expected?.get(id);
 }
 
 const NO_TOUCHES: Touches = Object.freeze({ reads: [], writes: [] }) as Touches;
-
-function planStep(
-	i: number,
-	ins: Instruction,
-	op: OperationSpec<never>,
-	level: number,
-	scope: SubstitutionScope,
-	sandbox: Sandbox,
-	workflow: Workflow,
-): PlannedStep {
-	const templated = hasTemplates(ins.parameters);
-	// The parser already parsed static parameters; a workflow read back from a journal is parsed again here.
-	let staticParams = getStaticParams(ins, workflow);
-	const dynamic = templated && staticParams === undefined && isDynamic(ins.parameters);
-	if (!dynamic && staticParams === undefined) {
-		const raw = templated ? substitute(ins.parameters, scope) : ins.parameters;
-		const parsed = op.params.safeParse(raw);
-		if (!parsed.success) {
-			throw new StepError('parameters', `invalid parameters for ${ins.type}.${ins.operation}: ${parsed.error.issues[0]?.message}`, {
-				location: { path: `instructions[${i}].parameters` },
-			});
-		}
-		staticParams = parsed.data;
-	}
-	const requested = ins.requires_approval ? 'the step sets requires_approval' : undefined;
-	if (dynamic) {
-		// Show what is known: the operation's view of the raw parameters, with ${steps...} left as written.
-		const partial = substitutePartially(ins.parameters, scope);
-		return new Step(i, ins, op, level, undefined, true, tryTouches(op, partial), requested, () => trySummary(op, partial));
-	}
-	const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
-	const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, sandbox) : undefined);
-	return new Step(i, ins, op, level, staticParams, false, touches, approval, () => op.summary(staticParams as never));
-}
 
 /** A planned step; its one-line summary is built only when something shows it. */
 class Step implements PlannedStep {
@@ -164,11 +256,15 @@ class Step implements PlannedStep {
 		readonly dynamic: boolean,
 		readonly touches: Touches,
 		readonly approval: string | undefined,
-		private readonly describe: () => string | undefined,
+		readonly plain: boolean,
+		/** A dynamic step's parameters with what is known substituted (for its summary). */
+		private readonly partial: unknown,
 	) {}
 
 	get summary(): string {
-		return (this.summaryText ??= this.describe() ?? `${this.instruction.type}.${this.instruction.operation} (parameters resolved when it starts)`);
+		return (this.summaryText ??=
+			(this.dynamic ? trySummary(this.op, this.partial) : this.op.summary(this.staticParams as never)) ??
+			`${this.instruction.type}.${this.instruction.operation} (parameters resolved when it starts)`);
 	}
 }
 

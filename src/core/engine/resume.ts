@@ -1,6 +1,6 @@
 // What an earlier attempt of a run left: rebuilt from its journal so resume neither repeats nor forgets work.
 import { StateError } from '../errors';
-import type { JournalRecord } from '../state/records';
+import { forEachStepEnd, type JournalRecord } from '../state/records';
 import type { Plan } from './plan';
 import { Status } from './scheduler';
 
@@ -41,7 +41,7 @@ export interface ResumeState {
 
 /** Replays the journal over the plan: which steps are done (with outputs), which are in doubt. */
 export function reconstruct(records: readonly JournalRecord[], plan: Plan): ResumeState {
-	const n = plan.steps.length;
+	const n = plan.ops.length;
 	const indexOf = plan.graph.indexOf;
 	const initial = new Uint8Array(n);
 	const outputs = new Map<number, unknown>();
@@ -69,12 +69,12 @@ export function reconstruct(records: readonly JournalRecord[], plan: Plan): Resu
 				break;
 			}
 			case 'step-ends':
-				for (const [id, , , , output] of r.items) {
+				forEachStepEnd(r, (id, _attempt, _at, _durationMs, output) => {
 					const i = indexOf.get(id);
-					if (i === undefined) continue;
+					if (i === undefined) return;
 					initial[i] = Status.Succeeded;
 					outputs.set(i, output ?? null);
-				}
+				});
 				break;
 			case 'step-params': {
 				const i = indexOf.get(r.id);
@@ -89,6 +89,6 @@ export function reconstruct(records: readonly JournalRecord[], plan: Plan): Resu
 		}
 	}
 	const inDoubt = new Set<number>();
-	for (const i of started) if (plan.steps[i].op.effect === 'external') inDoubt.add(i);
+	for (const i of started) if (plan.ops[i].effect === 'external') inDoubt.add(i);
 	return { initial, outputs, inDoubt, editedParams, context };
 }

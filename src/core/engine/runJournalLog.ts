@@ -1,6 +1,6 @@
 // A run's story told from its journal, for runs the asking process did not drive (another window, the CLI, a crash).
 import { formatDuration } from '../format';
-import type { JournalRecord } from '../state/records';
+import { forEachStepEnd, type JournalRecord } from '../state/records';
 
 const time = (at: number) => new Date(at).toISOString().slice(11, 23);
 
@@ -19,7 +19,7 @@ export function describeJournal(records: readonly JournalRecord[]): string[] {
 				lines.push(`${time(r.at)} ${r.id} ${r.status}${r.durationMs ? ` in ${formatDuration(r.durationMs)}` : ''}${r.error ? `: ${r.error}` : ''}`);
 				break;
 			case 'step-ends':
-				for (const [id, , at, durationMs] of r.items) lines.push(`${time(at)} ${id} succeeded${durationMs ? ` in ${formatDuration(durationMs)}` : ''}`);
+				forEachStepEnd(r, (id, _attempt, at, durationMs) => lines.push(`${time(at)} ${id} succeeded${durationMs ? ` in ${formatDuration(durationMs)}` : ''}`));
 				break;
 			case 'decision':
 				lines.push(`         ${r.id}: ${r.kind} ${r.approve ? 'approved' : 'rejected'}${r.reason ? `: ${r.reason}` : ''}`);

@@ -16,6 +16,8 @@ import type { ResourceGate } from './resourceGate';
 /** The part of the journal a run writes to. */
 export interface RunJournal {
 	append(record: JournalRecord): void;
+	/** A record already serialized: the UTF-8 bytes of JSON.stringify of a record of type `t` (see StepEndsBatch). */
+	appendPayload(t: JournalRecord['t'], payload: Uint8Array): void;
 	flush(): Promise<void>;
 }
 
@@ -71,6 +73,8 @@ export interface RunInputs {
 	/** Parameters edited by an earlier decision, by step index. */
 	editedParams?: Map<number, Record<string, unknown>>;
 	resumed?: boolean;
+	/** A new run's header on its way to the disk: only pure steps start before it resolves. */
+	started?: Promise<void>;
 }
 
 export interface RunOutcome {
@@ -82,6 +86,8 @@ export interface RunOutcome {
 	message?: string;
 	/** Step durations (ms) measured in this run, by index, NaN where not run. */
 	durations: Float64Array;
+	/** The longest of them that succeeded (0 when none did). */
+	longestMs?: number;
 	/** LLM tokens and cost, when the run made calls. */
 	usage?: RunUsage;
 }

@@ -28,6 +28,8 @@ export interface SchedulerGraph {
 	readonly dependentList: ArrayLike<number>;
 	/** Lower runs first among ready steps. */
 	readonly priority: ArrayLike<number>;
+	/** Every step has the same priority (then only `remaining` orders them). */
+	readonly uniformPriority?: boolean;
 	/** Longest remaining path (estimated duration) from each step, itself included: longer first. */
 	readonly remaining: ArrayLike<number>;
 	/** RUN_IF_CODE per step. */
@@ -65,6 +67,13 @@ export interface SchedulerResult {
 	cancelled: boolean;
 }
 
+/**
+ * Steps started between two turns of the event loop, at most. Steps that finish without waiting (a pure step
+ * resolves at once) would otherwise run as one chain of microtasks, holding back every I/O completion, timer and
+ * signal until the whole run is done: the journal's commits, a cancellation, the run's own start-up writes.
+ */
+export const STARTS_PER_TURN = 256;
+
 export function isFinal(status: number): boolean {
 	return status >= Status.Succeeded;
 }
@@ -79,7 +88,7 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	const waiting = new Int32Array(n); // dependencies not yet final
 	const badDep = new Int32Array(n).fill(-1); // first dependency that did not succeed
 	const sequential = opts.mode === 'sequential';
-	const queue = new ReadyQueue(Math.min(n, 1024), graph.priority, sequential ? new Float64Array(n) : graph.remaining);
+	const queue = new ReadyQueue(Math.min(n, 1024), graph.uniformPriority ? undefined : graph.priority, sequential ? new Float64Array(n) : graph.remaining);
 	const max = sequential ? 1 : Math.max(1, opts.concurrency);
 	let limit = max;
 	let successStreak = 0;
@@ -88,6 +97,10 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 	let stopping = false;
 	let cancelled = opts.signal?.aborted ?? false;
 	const work: number[] = []; // steps that just became final and must release their dependents
+	// Locals, not property loads, in the per-step paths (which run cold, in the interpreter, for the first thousands).
+	const { depStart, depList, dependentStart, dependentList, runIf } = graph;
+	const adaptive = opts.mode === 'adaptive';
+	const onQueued = hooks.onQueued;
 
 	return new Promise<SchedulerResult>((resolve) => {
 		let done = false;
@@ -121,16 +134,16 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 
 		const makeReady = (i: number) => {
 			const bad = badDep[i];
-			const runIf = graph.runIf[i];
-			if (bad >= 0 && runIf === RUN_IF_CODE.success) {
+			const when = runIf[i];
+			if (bad >= 0 && when === RUN_IF_CODE.success) {
 				const why = status[bad] === Status.Failed ? 'failed' : status[bad] === Status.Cancelled ? 'was cancelled' : 'was skipped';
 				return settle(i, Status.Skipped, `dependency ${opts.nameOf(bad)} ${why}`);
 			}
-			if (bad < 0 && runIf === RUN_IF_CODE.failure) {
+			if (bad < 0 && when === RUN_IF_CODE.failure) {
 				return settle(i, Status.Skipped, 'run_if "failure": no dependency failed');
 			}
 			status[i] = Status.Queued;
-			hooks.onQueued?.(i);
+			if (onQueued) onQueued.call(hooks, i);
 			queue.push(i);
 		};
 
@@ -141,23 +154,29 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			work.push(i);
 		};
 
-		const release = () => {
-			// Iterative: a chain of skips 100,000 long must not grow the stack.
-			while (work.length > 0) {
-				const i = work.pop()!;
-				const ok = status[i] === Status.Succeeded;
-				const list = graph.dependentList;
-				for (let k = graph.dependentStart[i], end = graph.dependentStart[i + 1]; k < end; k++) {
-					const d = list[k];
-					if (status[d] !== Status.Pending) continue;
-					if (!ok && badDep[d] < 0) badDep[d] = i;
-					if (--waiting[d] === 0 && !cancelled) makeReady(d);
-				}
+		/** Counts step i as final for its dependents; those now ready are queued (or settled: see release). */
+		const releaseOne = (i: number) => {
+			const ok = status[i] === Status.Succeeded;
+			for (let k = dependentStart[i], end = dependentStart[i + 1]; k < end; k++) {
+				const d = dependentList[k];
+				if (status[d] !== Status.Pending) continue;
+				if (!ok && badDep[d] < 0) badDep[d] = i;
+				if (--waiting[d] !== 0 || cancelled) continue;
+				// makeReady's commonest case, written out: every dependency succeeded and the step runs on success.
+				if (badDep[d] < 0 && runIf[d] === RUN_IF_CODE.success) {
+					status[d] = Status.Queued;
+					if (onQueued) onQueued.call(hooks, d);
+					queue.push(d);
+				} else makeReady(d);
 			}
 		};
 
+		const release = () => {
+			// Iterative: a chain of skips 100,000 long must not grow the stack.
+			while (work.length > 0) releaseOne(work.pop()!);
+		};
+
 		const adapt = (outcome: Outcome) => {
-			if (opts.mode !== 'adaptive') return;
 			if (outcome === Status.Failed) {
 				successStreak = 0;
 				const next = Math.max(1, Math.ceil(limit / 2));
@@ -182,18 +201,46 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 				if (firstFailure < 0) firstFailure = i;
 				if (opts.onFailure !== 'continue') stopping = true;
 			}
-			adapt(outcome);
+			if (adaptive) adapt(outcome);
 			if (!cancelled) {
-				work.push(i);
-				release();
+				if (outcome === Status.Succeeded) {
+					// releaseOne for a success, written out: this runs once per step, the first thousands of times cold.
+					for (let k = dependentStart[i], end = dependentStart[i + 1]; k < end; k++) {
+						const d = dependentList[k];
+						if (status[d] !== Status.Pending || --waiting[d] !== 0) continue;
+						if (badDep[d] < 0 && runIf[d] === RUN_IF_CODE.success) {
+							status[d] = Status.Queued;
+							if (onQueued) onQueued.call(hooks, d);
+							queue.push(d);
+						} else makeReady(d);
+					}
+				} else releaseOne(i);
+				if (work.length > 0) release();
 			}
+			dispatch();
+		};
+
+		let startedThisTurn = 0;
+		let yielding = false;
+		const resume = () => {
+			yielding = false;
+			startedThisTurn = 0;
 			dispatch();
 		};
 
 		const dispatch = () => {
 			while (running < limit && queue.length > 0 && !cancelled) {
+				if (startedThisTurn >= STARTS_PER_TURN) {
+					// Let the event loop turn (see STARTS_PER_TURN); dispatching resumes right after.
+					if (!yielding) {
+						yielding = true;
+						setImmediate(resume);
+					}
+					return;
+				}
+				startedThisTurn++;
 				const i = queue.pop();
-				if (stopping && graph.runIf[i] === RUN_IF_CODE.success) {
+				if (stopping && runIf[i] === RUN_IF_CODE.success) {
 					settle(i, Status.Skipped, `not started: the run stops after ${opts.nameOf(firstFailure)} failed`);
 					release();
 					continue;
@@ -209,22 +256,25 @@ export function runScheduler(graph: SchedulerGraph, hooks: SchedulerHooks, opts:
 			if (running === 0 && (cancelled || queue.length === 0)) finishRun();
 		};
 
-		// Seed: count unfinished dependencies; steps carried over as final release their dependents.
-		for (let i = 0; i < n; i++) {
-			if (isFinal(status[i])) {
-				continue;
-			}
-			status[i] = Status.Pending;
-			let w = 0;
-			for (let k = graph.depStart[i], end = graph.depStart[i + 1]; k < end; k++) {
-				const d = graph.depList[k];
-				if (isFinal(status[d])) {
-					if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
-				} else {
-					w++;
+		// Seed: count unfinished dependencies; steps carried over as final release their dependents. A new run has
+		// none final: every dependency counts (one pass without looking at each dependency; it runs once, cold).
+		if (!opts.initial) {
+			for (let i = 0; i < n; i++) waiting[i] = depStart[i + 1] - depStart[i];
+		} else {
+			for (let i = 0; i < n; i++) {
+				if (status[i] >= Status.Succeeded) continue; // final (isFinal, inlined: this loop runs once, cold)
+				status[i] = Status.Pending;
+				let w = 0;
+				for (let k = depStart[i], end = depStart[i + 1]; k < end; k++) {
+					const d = depList[k];
+					if (status[d] >= Status.Succeeded) {
+						if (status[d] !== Status.Succeeded && badDep[i] < 0) badDep[i] = d;
+					} else {
+						w++;
+					}
 				}
+				waiting[i] = w;
 			}
-			waiting[i] = w;
 		}
 		if (cancelled) {
 			finishRun();

@@ -3,36 +3,43 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { StateError } from '../errors';
-import { writeFileAtomic } from '../state/atomicFs';
+import { publishFile, type PublishedFile } from '../state/atomicFs';
 import type { JournalRecord } from '../state/records';
 import { runPaths } from '../state/runStore';
 import { loadWorkflowFile, parseWorkflowText } from '../workflow/parse';
 import type { Workflow } from '../workflow/schema';
 import type { EngineContext } from './engineContext';
 
-const SNAPSHOT_FILE = 'workflow.json';
+/** The snapshot's file name in the run folder. */
+export const SNAPSHOT_FILE = 'workflow.json';
 
 /** The exact text engine.parse read, so a run can save it instead of serializing the parsed workflow again. */
 const parsedText = new WeakMap<Workflow, string>();
 
-/** Remembers the text a workflow was parsed from (engine.parse), for snapshotSource. */
+/** Remembers the text a workflow was parsed from (engine.parse), for snapshotBytes. */
 export function rememberParsedText(workflow: Workflow, text: string): void {
 	parsedText.set(workflow, text);
 }
 
 /**
- * Saves the workflow's source with the run: the text engine.parse read, or the file's bytes when they still match
+ * The workflow's source to save with the run: the text engine.parse read, or the file's bytes when they still match
  * what was loaded. Otherwise (undefined) the run record holds the parsed workflow itself.
  */
-export async function snapshotSource(workflow: Workflow, runDir: string): Promise<string | undefined> {
-	let bytes: Buffer | string | undefined = parsedText.get(workflow);
-	if (bytes === undefined) {
-		if (!workflow.file || !workflow.sourceHash) return undefined;
-		bytes = await readFile(workflow.file).catch(() => undefined);
-		if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
-	}
-	await writeFileAtomic(path.join(runDir, SNAPSHOT_FILE), bytes, { what: 'workflow snapshot' });
-	return SNAPSHOT_FILE;
+export async function snapshotBytes(workflow: Workflow): Promise<Buffer | string | undefined> {
+	const text = parsedText.get(workflow);
+	if (text !== undefined) return text;
+	if (!workflow.file || !workflow.sourceHash) return undefined;
+	const bytes = await readFile(workflow.file).catch(() => undefined);
+	if (!bytes || createHash('sha256').update(bytes).digest('hex') !== workflow.sourceHash) return undefined;
+	return bytes;
+}
+
+/**
+ * Puts the snapshot in the run folder (SNAPSHOT_FILE, renamed into place at once); it is durable once the returned
+ * sync() and the folder's fsync are done, which the run's header, the only record naming it, waits for.
+ */
+export function writeSnapshot(runDir: string, bytes: Buffer | string): Promise<PublishedFile> {
+	return publishFile(path.join(runDir, SNAPSHOT_FILE), bytes, 'workflow snapshot');
 }
 
 /**

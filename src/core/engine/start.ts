@@ -1,22 +1,23 @@
 // Starting a run and resuming one: take the run's lock, write or check its journal, then hand it to execute().
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
 import { readJournal, Journal } from '../state/journal';
-import { acquireRunLock } from '../state/runLock';
-import { createRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
+import { acquireRunLock, type ReleaseLock } from '../state/runLock';
+import { fsyncDir } from '../state/atomicFs';
+import { ContextStore, makeRunDir, newRunId, resolveRunId, runPaths, updateRunSummary } from '../state/runStore';
 import type { Workflow } from '../workflow/schema';
-import { undoOf } from './compensate';
 import { planWithDurations } from './durations';
 import type { EngineContext } from './engineContext';
 import { execute, type RunResult } from './execute';
-import type { RunSettings } from './plan';
+import type { Plan, RunSettings } from './plan';
 import { journalState, reconstruct } from './resume';
-import { snapshotSource, workflowForResume } from './snapshot';
+import { snapshotBytes, SNAPSHOT_FILE, workflowForResume, writeSnapshot } from './snapshot';
 
 export interface RunOptions {
 	settings?: Partial<RunSettings>;
 	signal?: AbortSignal;
-	/** Called once the run has an id and a journal, before any step starts. */
+	/** Called once the run has an id and a journal (its header on its way to the disk), before any step starts. */
 	onStart?(runId: string): void;
 	/** Use this run id (from newRunId, given out before the run starts, e.g. to a queued API submission). */
 	runId?: string;
@@ -29,43 +30,87 @@ export interface ResumeOptions {
 	settings?: Partial<RunSettings>;
 }
 
-/** Runs a workflow as a new run: its folder, lock and journal header (with the workflow's source), then execute(). */
+/**
+ * Runs a workflow as a new run: its folder, lock and journal header (with the workflow's source), then execute().
+ * What makes the header valid is done before it is written — the run's lock, the snapshot it names, the folders'
+ * fsyncs — and that, with the header's own durable write, overlaps the first steps: only pure steps (effect "none":
+ * nothing outside the run to undo or redo) start before the header is durable, every other step waits for it (see
+ * RunExecution). So no effect precedes its run's durable record, and no other process can resume or roll back a run
+ * before this one holds its lock (both need the header). A run whose lock or header fails stops and throws.
+ */
 export async function startRun(ctx: EngineContext, workflow: Workflow, runOpts: RunOptions = {}): Promise<RunResult> {
 	const { stateDir, sandbox } = ctx;
 	const { clock } = ctx.services;
-	const thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
-	const { runId, paths } = await newRunDir(stateDir, clock.now(), runOpts.runId);
-	const release = await acquireRunLock(paths.dir);
-	let journal: Journal;
-	let meta: { file?: string; startedAt: number };
+	const context = ContextStore.load(stateDir);
+	context.catch(() => undefined); // execute() reports it
+	const { runId, paths, syncFolders } = await newRunDir(stateDir, clock.now(), runOpts.runId);
+	const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
+	const source = await snapshotBytes(workflow);
+	let lock: Promise<ReleaseLock> | undefined;
+	const release = async () => {
+		const unlock = await lock?.catch(() => undefined);
+		await unlock?.();
+	};
+	// Before the header: the lock and the snapshot in place, then everything durable at once: the snapshot's content
+	// and the new folder entries (the run folder's fsync: lock, journal, snapshot; the folders above it: the run
+	// folder's own entry). Their small writes are synchronous, so this needs few turns of the event loop, and it
+	// starts before planning, so the disk works while the plan is made.
+	let gate: Promise<void> | undefined;
+	const journal = await Journal.create(paths.journal, () => (gate = prepareHeader(paths.dir, source, syncFolders, (l) => (lock = l))));
+	let thePlan: Plan;
 	try {
-		const file = workflow.file ? relativeIfInside(sandbox.root, workflow.file) : undefined;
-		let snapshot: string | undefined;
-		[journal, snapshot] = await Promise.all([Journal.open(paths.journal), snapshotSource(workflow, paths.dir)]);
-		journal.append({
-			t: 'run',
-			runId,
-			startedAt: clock.now(),
-			workspace: sandbox.root,
-			file,
-			sourceHash: workflow.sourceHash,
-			name: workflow.name,
-			steps: workflow.instructions.length,
-			variables: workflow.variables,
-			snapshot,
-			workflow: snapshot ? undefined : workflow,
-			undo: undoOf(workflow),
-			options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
-		});
-		// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
-		await journal.flush();
-		meta = { file, startedAt: clock.now() };
+		thePlan = await planWithDurations(ctx, workflow, runOpts.settings);
+		// Agent files may have changed since the last run (an edit, a new agent): read them again, cheaply.
+		if (thePlan.hasAgentSteps) await ctx.reloadAgents?.();
 	} catch (err) {
+		// Not started: nothing was journaled; the run folder made for it goes.
+		await gate?.catch(() => undefined);
+		await journal.close().catch(() => undefined);
 		await release();
+		await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined);
 		throw err;
 	}
+	journal.append({
+		t: 'run',
+		runId,
+		startedAt: clock.now(),
+		workspace: sandbox.root,
+		file,
+		sourceHash: workflow.sourceHash,
+		name: workflow.name,
+		steps: workflow.instructions.length,
+		variables: workflow.variables,
+		snapshot: source === undefined ? undefined : SNAPSHOT_FILE,
+		workflow: source === undefined ? workflow : undefined,
+		undo: thePlan.undo,
+		options: { concurrency: thePlan.settings.concurrency, mode: thePlan.settings.mode, onFailure: thePlan.settings.onFailure },
+	});
+	// No summary yet: until the run ends, `qo runs` reads its state from the journal and the lock.
+	const started = journal.flush();
+	started.catch(() => undefined); // execute() and the steps waiting for it report a failure
+	const meta = { file, startedAt: clock.now() };
 	runOpts.onStart?.(runId);
-	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta });
+	return execute(ctx, { runId, plan: thePlan, journal, release, signal: runOpts.signal, meta, started, context });
+}
+
+/** What must be durable before a new run's header: its lock, the snapshot the header names, the new folder entries. */
+async function prepareHeader(
+	dir: string,
+	source: Buffer | string | undefined,
+	syncFolders: () => Promise<void>,
+	locked: (lock: Promise<ReleaseLock>) => void,
+): Promise<void> {
+	const lock = acquireRunLock(dir, 'run', { syncFolder: false });
+	locked(lock);
+	const snapshot = source === undefined ? undefined : writeSnapshot(dir, source);
+	try {
+		await lock;
+	} catch (err) {
+		await snapshot?.then((s) => s.close(), () => undefined);
+		throw err;
+	}
+	const published = await snapshot;
+	await Promise.all([published?.sync(), syncFolders(), fsyncDir(dir)]);
 }
 
 /** Continues an interrupted or failed run (the latest when `given` is undefined) from what its journal recorded. */
@@ -120,16 +165,16 @@ export async function resumeRun(ctx: EngineContext, given?: string, resumeOpts: 
 	}
 }
 
-/** The run's folder under a fresh id (a new one on the rare clash of two runs started in the same second). */
-async function newRunDir(stateDir: string, now: number, given: string | undefined): Promise<{ runId: string; paths: Awaited<ReturnType<typeof createRunDir>> }> {
+/** The run's folder under a fresh id (a new one on the rare clash of two runs started in the same second), or the given one. */
+async function newRunDir(stateDir: string, now: number, given: string | undefined): Promise<{ runId: string } & Awaited<ReturnType<typeof makeRunDir>>> {
 	if (given !== undefined) {
 		if (!RUN_ID.test(given)) throw new StateError('not-found', `"${given}" is not a run id (expected yyyyMMdd-HHmmss-xxxx)`);
-		return { runId: given, paths: await createRunDir(stateDir, given) };
+		return { runId: given, ...(await makeRunDir(stateDir, given)) };
 	}
 	for (let attempt = 1; ; attempt++) {
 		const runId = newRunId(new Date(now));
 		try {
-			return { runId, paths: await createRunDir(stateDir, runId) };
+			return { runId, ...(await makeRunDir(stateDir, runId)) };
 		} catch (err) {
 			if (attempt >= 8 || !StateError.is(err) || !/already exists/.test(err.message)) throw err;
 		}

@@ -42,13 +42,21 @@ export interface StepHost {
 
 /** What an operation runs with: one per attempt, its WorkspaceFs made on first use. */
 export class StepCtx implements StepContext {
-	private fsCache: WorkspaceFs | undefined;
-	constructor(
-		private readonly run: StepHost,
-		readonly step: Instruction,
-		readonly attempt: number,
-		readonly signal: AbortSignal,
-	) {}
+	// Declared and set in the constructor: one StepCtx per step, and class field initializers are a call more each.
+	private declare fsCache: WorkspaceFs | undefined;
+	private declare llmCache: LlmClient | undefined | null;
+	private declare readonly run: StepHost;
+	declare readonly step: Instruction;
+	declare readonly attempt: number;
+	declare readonly signal: AbortSignal;
+	constructor(run: StepHost, step: Instruction, attempt: number, signal: AbortSignal) {
+		this.run = run;
+		this.step = step;
+		this.attempt = attempt;
+		this.signal = signal;
+		this.fsCache = undefined;
+		this.llmCache = null;
+	}
 	get runId() {
 		return this.run.runId;
 	}
@@ -70,7 +78,6 @@ export class StepCtx implements StepContext {
 	get secretPolicy() {
 		return this.run.services.secretPolicy;
 	}
-	private llmCache: LlmClient | undefined | null = null;
 	get llm(): LlmClient | undefined {
 		if (this.llmCache === null) this.llmCache = this.run.llmFor(this.step, this.attempt, this.signal);
 		return this.llmCache;

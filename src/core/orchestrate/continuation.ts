@@ -4,6 +4,7 @@
 // otherwise it is left out. The failed run's workspace changes stay as they are: the new run builds on them.
 import type { RunStatus } from '../engine/events';
 import { readJournal } from '../state/journal';
+import { forEachStepEnd } from '../state/records';
 import { runPaths } from '../state/runStore';
 import type { Instruction, RawInstruction, RawWorkflow, Workflow } from '../workflow/schema';
 import { findReferences } from '../workflow/substitute';
@@ -30,7 +31,7 @@ export async function readRunRecord(stateDir: string, runId: string, status: Run
 	const notRun = new Set<string>();
 	for (const r of records) {
 		if (r.t === 'step-ends') {
-			for (const [id, , , , output] of r.items) outputs.set(id, output ?? null);
+			forEachStepEnd(r, (id, _attempt, _at, _durationMs, output) => outputs.set(id, output ?? null));
 		} else if (r.t === 'step-end') {
 			outputs.delete(r.id);
 			failed.delete(r.id);

@@ -34,13 +34,70 @@ export function encodeRecord(rec: JournalRecord): string {
 
 /** Frame one record as bytes: the payload is converted to UTF-8 once and checksummed as bytes (the hot path). */
 export function encodeRecordBytes(rec: JournalRecord): Buffer {
-	const payload = Buffer.from(JSON.stringify(rec));
+	return encodePayload(Buffer.from(JSON.stringify(rec)));
+}
+
+/** Frame a record's payload (the UTF-8 bytes of its JSON) as a journal line. */
+function encodePayload(payload: Uint8Array): Buffer {
 	const header = Buffer.from(`${payload.length} ${crc32(payload).toString(16).padStart(8, '0')} `);
 	const line = Buffer.allocUnsafe(header.length + payload.length + 1);
 	header.copy(line, 0);
-	payload.copy(line, header.length);
+	line.set(payload, header.length);
 	line[line.length - 1] = NL;
 	return line;
+}
+
+/**
+ * Successful ends of pure steps, batched into one 'step-ends' record written column-wise (see records.ts): a
+ * 100,000-step run ends 100,000 of them, and columns of small integers are what JSON.stringify prints fastest (no
+ * array per step, times as milliseconds after the batch's first, no JavaScript loop over the ends to print them:
+ * such a loop runs cold, in the interpreter, for the first batches of a run).
+ */
+export class StepEndsBatch {
+	private ids: string[] = [];
+	private attempts: number[] = [];
+	/** Milliseconds after `base`; absolute (base 0) once a time that is not a whole millisecond came. */
+	private at: number[] = [];
+	private base = 0;
+	private durations: number[] = [];
+	/** Created at the first output other than null, with a null for each end before it. */
+	private outputs: unknown[] | undefined;
+
+	/** Ends added since the last take(). */
+	get count(): number {
+		return this.ids.length;
+	}
+
+	add(id: string, attempt: number, at: number, durationMs: number, output: unknown): void {
+		const k = this.ids.length;
+		if (k === 0) this.base = Number.isSafeInteger(at) ? at : 0;
+		else if (this.base !== 0 && !Number.isSafeInteger(at)) {
+			// Keep every time exact: absolute times for this batch.
+			for (let j = 0; j < k; j++) this.at[j] += this.base;
+			this.base = 0;
+		}
+		this.ids.push(id);
+		this.attempts.push(attempt);
+		this.at.push(at - this.base);
+		this.durations.push(durationMs);
+		if (output !== null) {
+			this.outputs ??= new Array<unknown>(k).fill(null);
+			this.outputs.push(output);
+		} else if (this.outputs) this.outputs.push(null);
+	}
+
+	/** The record's payload (the UTF-8 of its JSON), and a fresh start. */
+	take(): Buffer {
+		const rec: JournalRecord = { t: 'step-ends', base: this.base, ids: this.ids, attempts: this.attempts, at: this.at, durations: this.durations };
+		if (this.outputs) rec.outputs = this.outputs;
+		const payload = Buffer.from(JSON.stringify(rec));
+		this.ids = [];
+		this.attempts = [];
+		this.at = [];
+		this.durations = [];
+		this.outputs = undefined;
+		return payload;
+	}
 }
 
 /** Validate the line [start, nl) and return its record (or true when !parse), or why it is bad. */
@@ -205,6 +262,8 @@ export class Journal {
 	private queued: Promise<void> | undefined;
 	private failure: StateError | undefined;
 	private closed = false;
+	/** Journal.create: what must be durable before anything is written (see there); cleared once it is. */
+	private ready: Promise<void> | undefined;
 
 	private constructor(
 		readonly file: string,
@@ -244,7 +303,8 @@ export class Journal {
 			if (s.fresh) {
 				await fh.truncate(0);
 				await stateIo.writeAll(fh, MAGIC, 0, file);
-				await stateIo.datasync(fh, file);
+				// With O_DSYNC the write itself was durable (data and size).
+				if (dsync === 0) await stateIo.datasync(fh, file);
 				size = MAGIC.length;
 				if (created) await fsyncDir(path.dirname(file));
 			} else if (s.tornBytes > 0) {
@@ -258,10 +318,47 @@ export class Journal {
 		}
 	}
 
+	/**
+	 * Create a new journal (an existing file is an error) without writing to it yet: the format line goes out with the
+	 * first records, in the same durable write. `ready` is called once the file exists, and nothing is written before
+	 * it resolves: the caller makes durable there what must precede the first record (the folder entries that make
+	 * the file reachable, files it names); if it rejects, every flush fails with that error. Until the first commit
+	 * the file is empty, which readers take for a journal whose process crashed before its first record, as they do
+	 * a lone format line.
+	 */
+	static async create(file: string, ready?: () => Promise<void>): Promise<Journal> {
+		const dsync = constants.O_DSYNC ?? 0;
+		let fh: FileHandle;
+		try {
+			fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | dsync, 0o644);
+		} catch (err) {
+			throw ioError('journal', file, err);
+		}
+		const journal = new Journal(file, fh, 0, 0, dsync !== 0);
+		journal.pending.push(MAGIC);
+		if (ready) {
+			const gate = ready();
+			gate.catch(() => undefined); // reported by the first flush
+			journal.ready = gate;
+		}
+		return journal;
+	}
+
 	/** Buffer a record; it becomes durable with the next flush() (by this caller or any other). */
 	append(rec: JournalRecord): void {
 		if (this.closed) throw new StateError('io', `journal ${this.file} is closed; cannot append a "${rec.t}" record`);
 		this.pending.push(encodeRecordBytes(rec));
+		this.appended++;
+		this.stats.appends++;
+	}
+
+	/**
+	 * Buffer a record already serialized: `payload` must be exactly the UTF-8 bytes of JSON.stringify of a record of
+	 * type `t` (see StepEndsBatch); it becomes durable with the next flush().
+	 */
+	appendPayload(t: JournalRecord['t'], payload: Uint8Array): void {
+		if (this.closed) throw new StateError('io', `journal ${this.file} is closed; cannot append a "${t}" record`);
+		this.pending.push(encodePayload(payload));
 		this.appended++;
 		this.stats.appends++;
 	}
@@ -299,15 +396,36 @@ export class Journal {
 	private startCommit(): Promise<void> {
 		if (this.failure) return Promise.reject(this.failure);
 		if (this.durable >= this.appended) return Promise.resolve();
-		const batch = this.pending;
-		this.pending = [];
-		const target = this.appended;
-		this.inflightTarget = target;
-		const commit = this.commit(batch, target).finally(() => {
+		this.inflightTarget = this.appended;
+		const ready = this.ready;
+		let run: Promise<void>;
+		if (ready) run = this.afterReady(ready);
+		else {
+			const batch = this.pending;
+			this.pending = [];
+			run = this.commit(batch, this.appended);
+		}
+		const commit = run.finally(() => {
 			if (this.inflight === commit) this.inflight = undefined;
 		});
 		this.inflight = commit;
 		return commit;
+	}
+
+	/** The first commit of a created journal: it takes what was appended by the time it may write (one write, not several). */
+	private async afterReady(ready: Promise<void>): Promise<void> {
+		try {
+			await ready;
+		} catch (err) {
+			this.failure ??= ioError('journal', this.file, err);
+			throw this.failure;
+		}
+		this.ready = undefined;
+		const batch = this.pending;
+		this.pending = [];
+		const target = this.appended;
+		this.inflightTarget = target;
+		return this.commit(batch, target);
 	}
 
 	private async commit(batch: Buffer[], target: number): Promise<void> {

@@ -40,8 +40,12 @@ export type JournalRecord =
 	  }
 	/**
 	 * Successful ends of pure steps (effect "none", no undo), batched: one record per batch instead of one per step.
-	 * A crash may lose the last batch; those steps are pure, so resume simply runs them again.
+	 * A crash may lose the last batch; those steps are pure, so resume simply runs them again. Written column-wise:
+	 * end k is step ids[k], attempt attempts[k], at base + at[k] ms, taking durations[k] ms, with output outputs[k]
+	 * (null when there is no `outputs`). Read them with forEachStepEnd, which also reads the earlier row-wise form.
 	 */
+	| StepEndsRecord
+	/** The row-wise form of the same record, written by earlier versions (still read). */
 	| { t: 'step-ends'; items: [id: string, attempt: number, at: number, durationMs: number, output: unknown][] }
 	| { t: 'decision'; id: string; approve: boolean; reason?: string; kind: string }
 	| { t: 'context'; key: string; value: unknown }
@@ -63,3 +67,28 @@ export type JournalRecord =
 	| { t: 'restored'; path: string }
 	| { t: 'compensated'; step: string; ok: boolean; error?: string }
 	| { t: 'rollback-end'; at: number; conflicts: { path: string; reason: string }[] };
+
+/** Batched ends of pure steps, column-wise (see JournalRecord). */
+export interface StepEndsRecord {
+	t: 'step-ends';
+	base: number;
+	ids: string[];
+	attempts: number[];
+	at: number[];
+	durations: number[];
+	outputs?: unknown[];
+}
+
+/** Each step end a 'step-ends' record holds, in order, in either form. */
+export function forEachStepEnd(
+	rec: Extract<JournalRecord, { t: 'step-ends' }>,
+	each: (id: string, attempt: number, at: number, durationMs: number, output: unknown) => void,
+): void {
+	if ('items' in rec) {
+		for (const [id, attempt, at, durationMs, output] of rec.items) each(id, attempt, at, durationMs, output);
+		return;
+	}
+	const { ids, attempts, at, durations, outputs, base } = rec;
+	// A time JSON could not print (NaN) was read back as null: keep it so rather than add the base to it.
+	for (let k = 0; k < ids.length; k++) each(ids[k], attempts[k], typeof at[k] === 'number' ? base + at[k] : at[k], durations[k], outputs ? outputs[k] : null);
+}

@@ -8,6 +8,7 @@
 //   .quantum/runs/<runId>/lock         held by the process executing or rolling back the run
 //   .quantum/checkpoints/<name>/       manifest.json + blobs/<sha> (see checkpoints.ts)
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StateError } from '../errors';
@@ -15,7 +16,7 @@ import type { RunStatus, RunUsage } from '../engine/events';
 import { fsyncDir, ioError, readJsonFileIfExists, writeJsonAtomic } from './atomicFs';
 import { isMissing } from './io';
 import { readJournal } from './journal';
-import type { JournalRecord } from './records';
+import { forEachStepEnd, type JournalRecord } from './records';
 import { RUN_LOCK_FILE, runLockHolder } from './runLock';
 
 export const STATE_DIR_NAME = '.quantum';
@@ -68,20 +69,35 @@ export function runPaths(stateDir: string, runId: string): RunPaths {
 
 /** Create a run's folder (and .quantum/runs/ if needed) durably; an existing folder is an error. */
 export async function createRunDir(stateDir: string, runId: string): Promise<RunPaths> {
+	const { paths, syncFolders } = await makeRunDir(stateDir, runId);
+	await syncFolders();
+	return paths;
+}
+
+/**
+ * Create a run's folder (and .quantum/runs/ if needed) without waiting for the disk: `syncFolders` makes the new
+ * entries durable (the folders' fsyncs, concurrently), for a caller that waits for it before the run's first record.
+ */
+export async function makeRunDir(stateDir: string, runId: string): Promise<{ paths: RunPaths; syncFolders: () => Promise<void> }> {
 	const paths = runPaths(stateDir, runId);
+	let madeRuns: string | undefined;
 	try {
-		const madeRuns = await mkdir(runsDir(stateDir), { recursive: true });
-		await mkdir(paths.dir);
-		await fsyncDir(runsDir(stateDir));
-		if (madeRuns !== undefined) {
-			await fsyncDir(stateDir);
-			await fsyncDir(path.dirname(stateDir));
-		}
+		// Synchronous (see io.ts): two directory entries, no wait for the device.
+		madeRuns = mkdirSync(runsDir(stateDir), { recursive: true });
+		mkdirSync(paths.dir);
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StateError('io', `run ${runId} already exists in ${runsDir(stateDir)}`);
 		throw ioError('run folder', paths.dir, err);
 	}
-	return paths;
+	const folders = madeRuns === undefined ? [runsDir(stateDir)] : [runsDir(stateDir), stateDir, path.dirname(stateDir)];
+	const syncFolders = async () => {
+		try {
+			await Promise.all(folders.map(fsyncDir));
+		} catch (err) {
+			throw ioError('run folder', paths.dir, err);
+		}
+	};
+	return { paths, syncFolders };
 }
 
 export interface StepCounts {
@@ -113,9 +129,9 @@ export async function readRunSummary(stateDir: string, runId: string): Promise<R
 	return readJsonFileIfExists<RunSummary>(runPaths(stateDir, runId).summary, 'run summary');
 }
 
-/** Write summary.json atomically (at run start, on status changes and at run end). */
-export async function writeRunSummary(stateDir: string, summary: RunSummary): Promise<void> {
-	await writeJsonAtomic(runPaths(stateDir, summary.runId).summary, summary, 'run summary');
+/** Write summary.json atomically (at run start, on status changes and at run end); `after`: see writeFileAtomic. */
+export async function writeRunSummary(stateDir: string, summary: RunSummary, opts: { after?: Promise<unknown> } = {}): Promise<void> {
+	await writeJsonAtomic(runPaths(stateDir, summary.runId).summary, summary, 'run summary', opts);
 }
 
 /** Patch an existing summary (no-op when the run has none). */
@@ -149,7 +165,7 @@ export function summarizeJournal(runId: string, records: readonly JournalRecord[
 				last.set(rec.id, rec.status);
 				break;
 			case 'step-ends':
-				for (const item of rec.items) last.set(item[0], 'succeeded');
+				forEachStepEnd(rec, (id) => last.set(id, 'succeeded'));
 				break;
 			case 'run-end':
 				ended = true;

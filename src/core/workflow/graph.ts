@@ -14,6 +14,8 @@ export interface Graph {
 	order: number[];
 	/** Level of each step: 0 for steps without dependencies, else 1 + the deepest dependency's level. */
 	levels: number[];
+	/** levels[i] without building the array. */
+	levelOf(index: number): number;
 	levelCount: number;
 	/** Ids along the longest path by estimated duration, first step first. */
 	criticalPath: string[];
@@ -147,6 +149,9 @@ class StepGraph implements Graph {
 	}
 	get levels(): number[] {
 		return (this.shape.levels ??= toArray(this.shape.level));
+	}
+	levelOf(index: number): number {
+		return this.shape.level[index];
 	}
 	get levelCount(): number {
 		return this.shape.levelCount;

@@ -77,6 +77,22 @@ export function getStaticParams(step: Instruction, workflow?: Workflow): unknown
 }
 
 /**
+ * getStaticParams(step, workflow) for the steps of one workflow, with the workflow's lookup done once instead of per
+ * step (a plan asks for every step).
+ */
+export function staticParamsOf(workflow: Workflow): (step: Instruction) => unknown {
+	const entry = entryFor(workflow.instructions);
+	if (!entry) return () => undefined;
+	const sameVariables = entry.variables === workflow.variables;
+	const { instructions, scoped, staticOf } = entry;
+	return (step) => {
+		const i = step.index;
+		if (instructions[i] !== step) return undefined;
+		return scoped[i] && !sameVariables ? undefined : staticOf[i];
+	};
+}
+
+/**
  * The graph built while validating the workflow's instructions (unit durations; graph.ts `withDurations` gives it
  * others), or undefined when the parser did not make that instructions array or it was resized since. The graph
  * stays valid as long as no instruction's id or dependencies are edited.

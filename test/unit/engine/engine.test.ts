@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/core/engine';
 import type { EngineEvent } from '../../../src/core/engine/events';
 import { approveAll, type DecisionPrompter, type DecisionRequest } from '../../../src/core/ports';
 import { runPaths } from '../../../src/core/state/runStore';
 import { Journal, readJournal } from '../../../src/core/state/journal';
+import { StateError, StepError } from '../../../src/core/errors';
 import { tempDir } from '../../helpers/tmp';
+import { withFullDisk, withWriteHook } from '../state/helpers';
 
 async function engineIn(ws: string, opts: Partial<EngineOptions> = {}): Promise<{ engine: Engine; events: EngineEvent[] }> {
 	const engine = await createEngine({ workspace: ws, ...opts });
@@ -290,6 +292,61 @@ describe('engine', () => {
 		await assert.rejects(engine.resume(first.runId), /changed since run .* started; resume with --force/);
 		const forced = await engine.resume(first.runId, { force: true });
 		assert.equal(forced.status, 'succeeded');
+	});
+
+	it('until its journal header is durable a new run starts only pure steps; a step with effects waits for it', async () => {
+		const ws = tempDir();
+		const { engine, events } = await engineIn(ws);
+		const wf = workflow(engine, [
+			{ id: 'pure', type: 'util', operation: 'echo', parameters: { value: 1 } },
+			{ id: 'write', type: 'file', operation: 'create', parameters: { path: 'w.txt', content: 'w' } },
+		]);
+		let release!: () => void;
+		const held = new Promise<void>((resolve) => (release = resolve));
+		let headerWrites = 0;
+		// The journal's first write (the header) waits; every other write goes through at once.
+		const running = withWriteHook((file) => (file.endsWith('journal.log') && headerWrites++ === 0 ? held.then(() => undefined) : undefined), () => engine.run(wf));
+		for (let k = 0; k < 100 && !stepStates(events, 'pure').includes('succeeded'); k++) await new Promise((r) => setTimeout(r, 10));
+		assert.deepEqual(stepStates(events, 'pure'), ['queued', 'running', 'succeeded'], 'the pure step ran meanwhile');
+		assert.deepEqual(stepStates(events, 'write'), ['queued'], 'the file step waits for the header');
+		assert.equal(existsSync(join(ws, 'w.txt')), false);
+		release();
+		const result = await running;
+		assert.equal(result.status, 'succeeded');
+		assert.equal(readFileSync(join(ws, 'w.txt'), 'utf8'), 'w');
+		const records = (await readJournal(runPaths(engine.stateDir, result.runId).journal)).records;
+		assert.equal(records[0].t, 'run', 'the header is the first record');
+	});
+
+	it('a run whose journal header cannot be written never started: it throws, and no effect or context is kept', async () => {
+		const ws = tempDir();
+		const { engine, events } = await engineIn(ws);
+		const wf = workflow(engine, [
+			{ id: 'ctx', type: 'util', operation: 'set_context', parameters: { key: 'k', value: 'v' } },
+			{ id: 'write', type: 'file', operation: 'create', parameters: { path: 'w.txt', content: 'w' } },
+		]);
+		await withFullDisk(() => assert.rejects(engine.run(wf), (err: unknown) => StateError.is(err, 'disk-full')), (file) => file.endsWith('journal.log'));
+		assert.equal(existsSync(join(ws, 'w.txt')), false, 'the file step never ran');
+		assert.notEqual(stepStates(events, 'write').at(-1), 'succeeded');
+		assert.equal(existsSync(join(engine.stateDir, 'context.json')), false, 'the pure step\'s context is not kept');
+		assert.equal(events.some((e) => e.type === 'run-finished'), false);
+		const [run] = await engine.runs();
+		assert.equal(run.status, 'interrupted', 'the run folder holds no started run');
+		assert.equal(run.steps.total, 0);
+	});
+
+	it('a workflow whose plan fails leaves no run behind', async () => {
+		const ws = tempDir();
+		const { engine } = await engineIn(ws);
+		const bad = {
+			name: 'bad',
+			variables: {},
+			settings: {},
+			instructions: [{ id: 'w', type: 'util', operation: 'wait', parameters: { ms: 'soon' }, dependencies: [], priority: 0, index: 0 }],
+		};
+		await assert.rejects(engine.run(bad as never), (err: unknown) => StepError.is(err, 'parameters'));
+		assert.deepEqual(await engine.runs(), []);
+		assert.deepEqual(readdirSync(join(engine.stateDir, 'runs')), [], 'the run folder made for it is gone');
 	});
 
 	it('a committed run can no longer be rolled back', async () => {

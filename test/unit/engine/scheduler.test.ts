@@ -93,6 +93,34 @@ describe('ready queue', () => {
 		for (let i = q.pop(); i >= 0; i = q.pop()) order.push(i);
 		assert.deepEqual(order, [2, 1, 3, 4, 0]);
 	});
+
+	it('pops in exactly the order of (priority, longer remaining path, index), pushes and pops interleaved, with or without priorities', () => {
+		let seed = 11;
+		const rand = (k: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % k;
+		for (let round = 0; round < 200; round++) {
+			const n = 1 + rand(120);
+			const uniform = round % 2 === 0;
+			const priority = Array.from({ length: n }, () => (uniform ? 0 : rand(3) - 1));
+			const remaining = Array.from({ length: n }, () => rand(6) + (rand(4) === 0 ? 0.5 : 0));
+			const before = (a: number, b: number) => (priority[a] !== priority[b] ? priority[a] < priority[b] : remaining[a] !== remaining[b] ? remaining[a] > remaining[b] : a < b);
+			const q = new ReadyQueue(1, uniform ? undefined : priority, remaining);
+			const inQueue = new Set<number>();
+			const ids = Array.from({ length: n }, (_, i) => i).sort(() => rand(3) - 1);
+			for (const id of ids) {
+				q.push(id);
+				inQueue.add(id);
+				if (rand(3) === 0) {
+					const best = [...inQueue].reduce((x, y) => (before(y, x) ? y : x));
+					assert.equal(q.pop(), best, `round ${round}`);
+					inQueue.delete(best);
+				}
+			}
+			const expected = [...inQueue].sort((a, b) => (before(a, b) ? -1 : 1));
+			const got: number[] = [];
+			for (let i = q.pop(); i >= 0; i = q.pop()) got.push(i);
+			assert.deepEqual(got, expected, `round ${round}`);
+		}
+	});
 });
 
 describe('scheduler', () => {

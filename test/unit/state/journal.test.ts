@@ -3,8 +3,8 @@ import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../../src/core/errors';
 import { stateIo } from '../../../src/core/state/io';
-import { JOURNAL_MAGIC, Journal, encodeRecord, readJournal } from '../../../src/core/state/journal';
-import type { JournalRecord } from '../../../src/core/state/records';
+import { JOURNAL_MAGIC, Journal, StepEndsBatch, encodeRecord, readJournal } from '../../../src/core/state/journal';
+import { forEachStepEnd, type JournalRecord } from '../../../src/core/state/records';
 import { tempDir } from '../../helpers/tmp';
 import { withFullDisk } from './helpers';
 
@@ -178,6 +178,103 @@ describe('journal', () => {
 			['commit', 'a', 'b'],
 		);
 		await j.close();
+	});
+
+	it('a created journal writes nothing before it is ready, then the format line with its first records in one commit', async () => {
+		const file = join(tempDir(), 'journal.log');
+		let open!: () => void;
+		const gate = new Promise<void>((resolve) => (open = resolve));
+		let asked = false;
+		const j = await Journal.create(file, () => {
+			asked = true;
+			return gate;
+		});
+		assert.ok(asked, 'ready is asked for once the file exists');
+		j.append({ t: 'commit', at: 1 });
+		const flushed = j.flush();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		assert.equal(statSync(file).size, 0, 'nothing written while not ready');
+		assert.deepEqual((await readJournal(file)).records, [], 'an empty journal reads as one that never got a record');
+		open();
+		await flushed;
+		assert.equal(j.stats.commits, 1);
+		assert.ok(readFileSync(file, 'utf8').startsWith(JOURNAL_MAGIC));
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'commit', at: 1 }]);
+		j.append({ t: 'commit', at: 2 });
+		await j.close();
+		assert.deepEqual((await readJournal(file)).records, [{ t: 'commit', at: 1 }, { t: 'commit', at: 2 }]);
+		await assert.rejects(Journal.create(file), (err: unknown) => StateError.is(err, 'io'), 'an existing journal is never created again');
+	});
+
+	it('a created journal whose ready step fails writes nothing and fails every flush with that error', async () => {
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.create(file, () => Promise.reject(new StateError('disk-full', 'no space for the run folder')));
+		j.append({ t: 'commit', at: 1 });
+		await assert.rejects(j.flush(), /no space for the run folder/);
+		await assert.rejects(j.flush(), /no space for the run folder/);
+		await assert.rejects(j.close(), /no space for the run folder/);
+		assert.equal(statSync(file).size, 0);
+	});
+
+	/** What reading a batch back gives, through forEachStepEnd. */
+	function readBack(rec: JournalRecord): unknown[][] {
+		const out: unknown[][] = [];
+		if (rec.t === 'step-ends') forEachStepEnd(rec, (...item) => out.push(item));
+		return out;
+	}
+
+	it('a StepEndsBatch record reads back as the same ends, exactly as JSON keeps them, column-wise and compact', async () => {
+		const items: [string, number, number, number, unknown][] = [
+			['a', 1, 1_700_000_000_000, 0, null],
+			['b.2', 1, 1_700_000_000_000, 0, null],
+			['c-3_x', 2, 1_700_000_000_001, 12.5, null],
+			['ünï "quoted"\\', 1, 1_700_000_000_001, 0, null],
+			['d', 1, 1_699_999_999_000, -0, { nested: ['x', 1, null], s: 'line\nbreak' }],
+			['e', 3, 1_700_000_000_005, 1e21, 'text'],
+		];
+		const batch = new StepEndsBatch();
+		for (const it of items) batch.add(...it);
+		assert.equal(batch.count, items.length);
+		const payload = batch.take();
+		assert.equal(batch.count, 0);
+		const rec = JSON.parse(payload.toString('utf8')) as JournalRecord;
+		assert.deepEqual(rec, {
+			t: 'step-ends',
+			base: 1_700_000_000_000,
+			ids: items.map((it) => it[0]),
+			attempts: [1, 1, 2, 1, 1, 3],
+			at: [0, 0, 1, 1, -1000, 5],
+			durations: [0, 0, 12.5, 0, 0, 1e21],
+			outputs: [null, null, null, null, items[4][4], 'text'],
+		});
+		assert.deepEqual(readBack(rec), JSON.parse(JSON.stringify(items)));
+		const file = join(tempDir(), 'journal.log');
+		const j = await Journal.open(file);
+		j.appendPayload('step-ends', payload);
+		j.appendPayload('step-ends', batch.take());
+		await j.close();
+		const read = (await readJournal(file)).records;
+		assert.deepEqual(read.map(readBack), [JSON.parse(JSON.stringify(items)), []]);
+		assert.equal((read[1] as { outputs?: unknown }).outputs, undefined, 'no outputs column when every output is null');
+	});
+
+	it('a StepEndsBatch keeps times that are not whole milliseconds exact, and reads NaN back as JSON does (null)', () => {
+		const batch = new StepEndsBatch();
+		const items: [string, number, number, number, unknown][] = [
+			['a', 1, 1_700_000_000_000, 0, null],
+			['b', 1, 1_700_000_000_000.25, 0.5, null],
+			['c', 1, Number.NaN, Number.POSITIVE_INFINITY, null],
+			['d', 1, 1.1, 0, null],
+		];
+		for (const it of items) batch.add(...it);
+		assert.deepEqual(readBack(JSON.parse(batch.take().toString('utf8'))), JSON.parse(JSON.stringify(items)));
+		for (const it of [['x', 1, -0, 0, null], ['y', 1, 3, 0, null]] as [string, number, number, number, unknown][]) batch.add(...it);
+		assert.deepEqual(readBack(JSON.parse(batch.take().toString('utf8'))), [['x', 1, 0, 0, null], ['y', 1, 3, 0, null]]);
+	});
+
+	it('the row-wise step-ends records of earlier versions still read', () => {
+		const items: [string, number, number, number, unknown][] = [['a', 1, 5, 0, null], ['b', 2, 6, 1, { o: 1 }]];
+		assert.deepEqual(readBack({ t: 'step-ends', items }), items);
 	});
 
 	it('append after close is refused', async () => {

@@ -4,7 +4,7 @@ import type { Engine } from '../../engine';
 import { describeJournal } from '../../engine/runJournalLog';
 import { StateError } from '../../errors';
 import { readJournal } from '../../state/journal';
-import type { JournalRecord } from '../../state/records';
+import { forEachStepEnd, type JournalRecord } from '../../state/records';
 import { loadRunSummary, runPaths, type RunSummary } from '../../state/runStore';
 import type { PendingDecision } from '../triggers/decisionBroker';
 import type { DispatchedRun } from '../triggers/dispatcher';
@@ -109,10 +109,10 @@ export function stepsFromJournal(records: readonly JournalRecord[], steps: StepI
 			Object.assign(e, compact({ state: r.status, attempt: r.attempt, started_at: e.started_at ?? iso(r.at - r.durationMs), finished_at: iso(r.at), duration_ms: r.durationMs, error: r.error }));
 		} else if (r.t === 'step-ends') {
 			// Pure steps are journaled only when they end, in batches: their start is their end less their duration.
-			for (const [id, attempt, at, durationMs] of r.items) {
+			forEachStepEnd(r, (id, attempt, at, durationMs) => {
 				const e = entry(id);
 				Object.assign(e, { state: 'succeeded', attempt, started_at: e.started_at ?? iso(at - durationMs), finished_at: iso(at), duration_ms: durationMs });
-			}
+			});
 		} else if (r.t === 'resume') {
 			// A resumed run starts its unfinished steps again: what ran when it stopped is no longer running.
 			for (const e of byId.values()) if (e.state === 'running') e.state = 'pending';
