@@ -141,7 +141,7 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		runIf[i] = ins.run_if === undefined ? RUN_IF_CODE.success : RUN_IF_CODE[ins.run_if];
 		if (ins.undo) undo[ins.id] = ins.undo;
 		// Durations: the mean of past runs, else (agent steps) what was learned, else what the parameters say.
-		const known = staticOf(ins);
+		const known = staticOf === undefined || ins.index !== i ? undefined : staticOf[i];
 		if (op.estimateMs && known !== undefined) {
 			const ms = op.estimateMs(known as never);
 			if (ms !== undefined) (expected ??= new Map()).set(ins.id, ms);
@@ -166,16 +166,13 @@ export function planWorkflow(workflow: Workflow, opts: PlanOptions): Plan {
 		params[i] = staticParams;
 		const touches = op.touches ? op.touches(staticParams as never) : NO_TOUCHES;
 		const approval = requested ?? (op.approvalReason ? approvalFor(op, staticParams, opts.sandbox) : undefined);
-		if (isPlain(ins, op, touches, approval)) plain[i] = 1;
-		else built[i] = new Step(i, ins, op, structure.levelOf(i), staticParams, false, touches, approval, false, undefined);
+		// PlannedStep.plain's static part (written out: this loop runs once per step, cold).
+		if (approval === undefined && op.effect !== 'external' && touches.writes.length === 0 && ins.retry === undefined && ins.timeout_ms === undefined && ins.budget === undefined && ins.resources === undefined) {
+			plain[i] = 1;
+		} else built[i] = new Step(i, ins, op, structure.levelOf(i), staticParams, false, touches, approval, false, undefined);
 	}
 	const graph = withDurations(structure, instructions, combineDurations(opts.durations, learned, expected));
 	return new StepPlan(workflow, graph, resolveSettings(workflow, opts.settings), priority, uniformPriority, runIf, undo, hasAgentSteps, ops, params, plain, built);
-}
-
-/** The static part of PlannedStep.plain. */
-function isPlain(ins: Instruction, op: OperationSpec<never>, touches: Touches, approval: string | undefined): boolean {
-	return approval === undefined && op.effect !== 'external' && touches.writes.length === 0 && ins.retry === undefined && ins.timeout_ms === undefined && ins.budget === undefined && ins.resources === undefined;
 }
 
 function parseStatic(i: number, ins: Instruction, op: OperationSpec<never>, raw: unknown): unknown {

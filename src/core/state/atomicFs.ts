@@ -96,6 +96,12 @@ export async function writeFileAtomic(
 	}
 }
 
+/**
+ * Largest content publishFile writes synchronously; larger ones (a 10,000-step workflow is ~1 MB) are copied to
+ * the page cache by the thread pool while the main thread goes on planning and running.
+ */
+const PUBLISH_SYNC_LIMIT = 256 * 1024;
+
 /** A file renamed into place before it is durable (see publishFile). */
 export interface PublishedFile {
 	/** fsync the file's content (the folder's fsync is the caller's), then close it. */
@@ -108,8 +114,7 @@ export interface PublishedFile {
  * Writes `file` (temp file, renamed into place at once) and returns what makes its content durable. Only for a
  * file nothing reads before a durable record names it — a run's workflow snapshot, which only its run's header
  * names: the caller makes the header durable only once sync() and the folder's fsync are done, so a crash before
- * leaves at worst an unnamed, incomplete file, never one a reader follows. Small contents are written synchronously
- * (see io.ts), so publishing them waits for no event-loop turn.
+ * leaves at worst an unnamed, incomplete file, never one a reader follows.
  */
 export async function publishFile(file: string, data: string | Uint8Array, what: string): Promise<PublishedFile> {
 	const temp = tempNameFor(file);
@@ -117,7 +122,7 @@ export async function publishFile(file: string, data: string | Uint8Array, what:
 	let fd: number | undefined;
 	let fh: FileHandle | undefined;
 	try {
-		if (bytes.length <= SYNC_IO_LIMIT) {
+		if (bytes.length <= PUBLISH_SYNC_LIMIT) {
 			fd = openSync(temp, 'wx', 0o644);
 			stateIo.writeAllSync(fd, bytes, 0, temp);
 		} else {

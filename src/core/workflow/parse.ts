@@ -77,19 +77,19 @@ export function getStaticParams(step: Instruction, workflow?: Workflow): unknown
 }
 
 /**
- * getStaticParams(step, workflow) for the steps of one workflow, with the workflow's lookup done once instead of per
- * step (a plan asks for every step).
+ * getStaticParams(step, workflow) for every step of a workflow at once, by index (undefined where it would give
+ * undefined): the workflow's lookup done once, not per step (a plan asks for every step).
  */
-export function staticParamsOf(workflow: Workflow): (step: Instruction) => unknown {
+export function staticParamsOf(workflow: Workflow): readonly unknown[] | undefined {
 	const entry = entryFor(workflow.instructions);
-	if (!entry) return () => undefined;
-	const sameVariables = entry.variables === workflow.variables;
-	const { instructions, scoped, staticOf } = entry;
-	return (step) => {
-		const i = step.index;
-		if (instructions[i] !== step) return undefined;
-		return scoped[i] && !sameVariables ? undefined : staticOf[i];
-	};
+	if (!entry) return undefined;
+	const { scoped, staticOf } = entry;
+	// entryFor found the parser's own instructions array, its length unchanged: step i is its instructions[i].
+	if (entry.variables === workflow.variables) return staticOf;
+	// Other variables: parameters that substituted some are not valid for these.
+	const out = staticOf.slice();
+	for (let i = 0; i < out.length; i++) if (scoped[i]) out[i] = undefined;
+	return out;
 }
 
 /**
