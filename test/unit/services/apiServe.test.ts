@@ -113,9 +113,14 @@ describe('qo serve', function () {
 		const api = JSON.parse(readFileSync(join(ws, '.quantum', 'api.json'), 'utf8')) as { port: number; token: string };
 		const posted = await httpCall(api.port, 'POST', '/v1/runs', { token: api.token, body: { name: 'now', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 2 } }] } });
 		assert.equal(posted.status, 202);
-		await until('the run to finish', () => /run \S+ now \(api\): succeeded/.exec(s.out()), 20_000);
+		// Generous: on a loaded machine the API, the schedules scan and the inbox's first scan share two cores.
+		await until('the run to finish', () => /run \S+ now \(api\): succeeded/.exec(s.out()), 45_000).catch((err: Error) => {
+			throw new Error(`${err.message}\nqo serve said:\n${s.out()}${s.err()}`);
+		});
 		writeFileSync(join(ws, '.quantum', 'inbox', 'dropped.json'), JSON.stringify({ name: 'dropped', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 3 } }] }));
-		await until('the inbox run to finish', () => /run \S+ dropped \(inbox, dropped\.json\): succeeded/.exec(s.out()), 20_000);
+		await until('the inbox run to finish', () => /run \S+ dropped \(inbox, dropped\.json\): succeeded/.exec(s.out()), 45_000).catch((err: Error) => {
+			throw new Error(`${err.message}\nqo serve said:\n${s.out()}${s.err()}`);
+		});
 		const metrics = await httpCall(api.port, 'GET', '/metrics', { token: api.token });
 		assert.match(metrics.text, /^qo_runs_finished_total\{source="api",status="succeeded"\} 1$/m);
 		assert.match(metrics.text, /^qo_run_finished_total\{[^}]*workflow="now"[^}]*\} 1$/m);
