@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('qo serve', function () {
-	this.timeout(60_000);
+	this.timeout(150_000);
 	const children: number[] = [];
 
 	before(function () {
