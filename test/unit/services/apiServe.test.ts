@@ -56,7 +56,7 @@ describe('qo serve', function () {
 		const port = await freePort();
 		const s = serve(ws, '--port', String(port));
 		children.push(s.child.pid as number);
-		await until('the API to listen', () => /API listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(s.out()), 20_000);
+		await until('qo serve to be up', () => /Serving /.exec(s.out()), 45_000);
 		assert.match(s.out(), new RegExp(`127\\.0\\.0\\.1:${port} \\(port and token in \\.quantum/api\\.json`));
 		const file = join(ws, '.quantum', 'api.json');
 		const { token, port: filePort } = JSON.parse(readFileSync(file, 'utf8'));
@@ -92,7 +92,8 @@ describe('qo serve', function () {
 		const ws = tempDir('qo-serve-');
 		const s = serve(ws);
 		children.push(s.child.pid as number);
-		await until('the API to listen', () => /API listening/.test(s.out()), 20_000);
+		// "Serving" once every service started and Ctrl-C is handled (a Ctrl-C before that stops the process at once).
+		await until('qo serve to be up', () => /Serving /.test(s.out()), 45_000);
 		const { port, token } = JSON.parse(readFileSync(join(ws, '.quantum', 'api.json'), 'utf8'));
 		const r = await httpCall(port, 'POST', '/v1/runs', { token, body: { name: 'long', instructions: [{ id: 'w', type: 'util', operation: 'wait', parameters: { ms: 60_000 } }] } });
 		assert.equal(r.status, 202);
@@ -109,7 +110,8 @@ describe('qo serve', function () {
 		writeFileSync(join(ws, 'nightly.workflow.json'), JSON.stringify({ name: 'nightly', settings: { schedule: '0 3 * * *' }, instructions: [{ type: 'util', operation: 'echo', parameters: { value: 1 } }] }));
 		const s = serve(ws);
 		children.push(s.child.pid as number);
-		await until('the schedules line', () => /Schedules: 1 schedule; next at \d{4}-\d\d-\d\dT03:00/.exec(s.out()), 20_000);
+		await until('qo serve to be up', () => /Serving /.exec(s.out()), 45_000);
+		assert.match(s.out(), /Schedules: 1 schedule; next at \d{4}-\d\d-\d\dT03:00/);
 		const api = JSON.parse(readFileSync(join(ws, '.quantum', 'api.json'), 'utf8')) as { port: number; token: string };
 		const posted = await httpCall(api.port, 'POST', '/v1/runs', { token: api.token, body: { name: 'now', instructions: [{ type: 'util', operation: 'echo', parameters: { value: 2 } }] } });
 		assert.equal(posted.status, 202);
@@ -142,7 +144,7 @@ describe('qo serve', function () {
 		assert.equal(install.status, 0, install.stdout + install.stderr);
 		const s = serve(ws, '--no-inbox', '--no-schedules');
 		children.push(s.child.pid as number);
-		await until('the API to listen', () => /API listening/.exec(s.out()), 20_000);
+		await until('qo serve to be up', () => /Serving /.exec(s.out()), 45_000);
 		git('add', 'on-commit.workflow.json');
 		const commit = git('commit', '-q', '-m', 'first');
 		const sha = git('rev-parse', 'HEAD').stdout.trim();
