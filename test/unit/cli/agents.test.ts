@@ -1,19 +1,12 @@
 // `qo agents` as a real child process: the built-ins and a workspace's agent files, their health and problems.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/tmp';
+import { runQo } from '../../helpers/qo';
 
-const QO = join(__dirname, '..', '..', '..', 'bin', 'qo.js');
 
-function qo(ws: string, ...args: string[]) {
-	const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-	for (const k of ['QO_LLM_BASE_URL', 'OPENAI_BASE_URL']) delete env[k];
-	const r = spawnSync(process.execPath, [QO, ...args], { cwd: ws, encoding: 'utf8', env });
-	assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
-	return r;
-}
+const qo = (ws: string, ...args: string[]) => runQo(ws, args);
 
 describe('qo agents', function () {
 	this.timeout(60_000);

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { tempDir } from '../../helpers/tmp';
+import { runQo } from '../../helpers/qo';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const QO = join(ROOT, 'bin', 'qo.js');
@@ -17,11 +18,7 @@ const ENV: NodeJS.ProcessEnv = {
 	PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
 };
 
-function qo(ws: string, ...args: string[]) {
-	const r = spawnSync(process.execPath, [QO, ...args], { cwd: ws, encoding: 'utf8', env: ENV });
-	assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+\)?\n/, `stack trace printed:\n${r.stderr}`);
-	return r;
-}
+const qo = (ws: string, ...args: string[]) => runQo(ws, args, ENV);
 
 function git(dir: string, ...args: string[]) {
 	return spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: ENV });

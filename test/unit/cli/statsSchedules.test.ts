@@ -4,15 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/tmp';
+import { runQo } from '../../helpers/qo';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const QO = join(ROOT, 'bin', 'qo.js');
 
-function qo(ws: string, ...args: string[]) {
-	const r = spawnSync(process.execPath, [QO, ...args], { cwd: ws, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-	assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+\)?\n/, `stack trace printed:\n${r.stderr}`);
-	return r;
-}
+const qo = (ws: string, ...args: string[]) => runQo(ws, args, { ...process.env, NO_COLOR: '1' });
 
 function write(ws: string, name: string, value: unknown): string {
 	writeFileSync(join(ws, name), typeof value === 'string' ? value : JSON.stringify(value, null, 2));
